@@ -1,0 +1,1 @@
+"""Default settings shipped with the application (``default.toml``)."""

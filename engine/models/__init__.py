@@ -1,0 +1,85 @@
+"""The engine's domain model: immutable, typed records and their enums."""
+
+from engine.models.enums import (
+    AssetClass,
+    ConnectionState,
+    Liquidity,
+    OrderSource,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from engine.models.events import (
+    BarUpdate,
+    ConnectionStateChanged,
+    DataQualityEvent,
+    FillEvent,
+    OrderEvent,
+    RiskEvent,
+)
+from engine.models.instrument import (
+    KRX_ETF_TICKS,
+    KRX_STOCK_TICKS,
+    FeeSchedule,
+    Fees,
+    Instrument,
+    TickSchedule,
+    crypto_perp,
+    crypto_spot,
+    krx_stock,
+    us_stock,
+)
+from engine.models.market import (
+    SUPPORTED_TIMEFRAMES,
+    Bar,
+    BookLevel,
+    OrderBook,
+    Tick,
+    Timeframe,
+    ns_to_timestamp,
+)
+from engine.models.numbers import ONE, ZERO, to_decimal
+from engine.models.orders import Fill, Order
+from engine.models.portfolio import Account, Position
+
+__all__ = [
+    "Account",
+    "AssetClass",
+    "Bar",
+    "BarUpdate",
+    "BookLevel",
+    "ConnectionState",
+    "ConnectionStateChanged",
+    "DataQualityEvent",
+    "FeeSchedule",
+    "Fees",
+    "Fill",
+    "FillEvent",
+    "Instrument",
+    "KRX_ETF_TICKS",
+    "KRX_STOCK_TICKS",
+    "Liquidity",
+    "ONE",
+    "Order",
+    "OrderBook",
+    "OrderEvent",
+    "OrderSource",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "RiskEvent",
+    "SUPPORTED_TIMEFRAMES",
+    "Side",
+    "Tick",
+    "TickSchedule",
+    "Timeframe",
+    "TimeInForce",
+    "ZERO",
+    "crypto_perp",
+    "crypto_spot",
+    "krx_stock",
+    "ns_to_timestamp",
+    "to_decimal",
+    "us_stock",
+]

@@ -1,0 +1,75 @@
+"""Events that travel on the bus besides the market records themselves.
+
+Market data is published as the records (``Tick``, ``Bar``, ``OrderBook``);
+these wrap what has no record of its own. All are frozen and carry ``ts_ns``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.models.enums import ConnectionState, OrderStatus
+from engine.models.market import Bar
+from engine.models.orders import Fill, Order
+
+
+@dataclass(frozen=True, slots=True)
+class BarUpdate:
+    """The still-forming bar, republished as trades arrive (for live charts)."""
+
+    bar: Bar
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStateChanged:
+    broker: str
+    state: ConnectionState
+    ts_ns: int
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """An order changed state. Published only after the change is journaled."""
+
+    order: Order
+    previous_status: OrderStatus | None
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent:
+    """A fill was applied to the order and the ledger. Journaled before publication."""
+
+    fill: Fill
+    order: Order
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent:
+    """Something risk-relevant happened: a rejection, a breached limit, a mismatch.
+
+    ``code`` is machine readable (``max_order_qty``, ``overfill``, ...);
+    ``message`` is for a human.
+    """
+
+    code: str
+    message: str
+    ts_ns: int
+    symbol: str = ""
+    broker: str = ""
+    client_order_id: str = ""
+    severity: str = "warning"  # info | warning | critical
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DataQualityEvent:
+    """Bad market data was dropped (counted per kind, published once per kind)."""
+
+    kind: str
+    symbol: str
+    message: str
+    ts_ns: int
+    count: int = 1

@@ -1,0 +1,43 @@
+"""Exact number handling for prices, quantities and money.
+
+Money never touches binary floating point inside the engine: prices, quantities
+and cash in orders, fills, positions and the ledger are ``Decimal``. Market
+data (ticks, bars, books) stays ``float`` for speed and is converted at the
+boundary with :func:`to_decimal`, which uses the shortest decimal that round-trips
+the float (``0.1`` becomes ``Decimal("0.1")``, not ``0.1000000000000000055...``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+Number = Decimal | int | float | str
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+def to_decimal(value: Number, *, what: str = "value") -> Decimal:
+    """Convert ``value`` to a finite Decimal or raise ValueError naming ``what``.
+
+    >>> to_decimal(0.1)
+    Decimal('0.1')
+    """
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise ValueError(f"{what} must be a number, got a bool")
+    elif isinstance(value, int):
+        return Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip().replace(",", ""))
+        except InvalidOperation:
+            raise ValueError(f"{what} is not a number: {value!r}") from None
+    else:
+        raise ValueError(f"{what} must be a number, got {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return result

@@ -1,0 +1,1 @@
+"""Bundled resources: icons, themes and the sample market data (see README for licences)."""

@@ -1,0 +1,1 @@
+"""The application: command line, QApplication on a qasync loop, main window."""

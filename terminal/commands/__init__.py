@@ -1,0 +1,1 @@
+"""Subcommands of ``trading-terminal``: one module each, exposing ``register(subparsers)``."""

@@ -16,6 +16,7 @@ from engine.models.events import (
     DataQualityEvent,
     FillEvent,
     OrderEvent,
+    PositionEvent,
     RiskEvent,
 )
 from engine.models.instrument import (
@@ -68,6 +69,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Position",
+    "PositionEvent",
     "RiskEvent",
     "SUPPORTED_TIMEFRAMES",
     "Side",

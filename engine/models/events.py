@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from engine.models.enums import ConnectionState, OrderStatus
 from engine.models.market import Bar
 from engine.models.orders import Fill, Order
+from engine.models.portfolio import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,14 @@ class FillEvent:
 
     fill: Fill
     order: Order
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionEvent:
+    """A position changed because a fill was applied (after it was journaled)."""
+
+    position: Position
     ts_ns: int
 
 

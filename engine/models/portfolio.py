@@ -12,15 +12,17 @@ from engine.models.numbers import ZERO
 class Position:
     """Net position in one symbol at one broker.
 
-    ``quantity`` is signed (negative = short). ``avg_price`` is the average entry
-    price of the open quantity; ``realized_pnl`` is gross of fees, which are kept
-    apart in ``fees`` so both can be reconciled to the unit.
+    ``quantity`` is signed (negative = short). ``cost_basis`` is the exact signed
+    entry value of the open quantity (price x quantity x contract size, summed);
+    ``avg_price`` is derived from it for display. ``realized_pnl`` is gross of
+    fees, which are kept apart in ``fees`` so both reconcile to the unit.
     """
 
     broker: str
     symbol: str
     quantity: Decimal = ZERO
     avg_price: Decimal = ZERO
+    cost_basis: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
     last_price: Decimal | None = None
@@ -35,13 +37,14 @@ class Position:
     def unrealized_pnl(self) -> Decimal:
         if self.last_price is None or self.quantity == 0:
             return ZERO
-        return (self.last_price - self.avg_price) * self.quantity * self.contract_size
+        return self.last_price * self.quantity * self.contract_size - self.cost_basis
 
     @property
     def market_value(self) -> Decimal:
         """Signed value at the last price (entry price if none seen yet)."""
-        price = self.avg_price if self.last_price is None else self.last_price
-        return price * self.quantity * self.contract_size
+        if self.last_price is None:
+            return self.cost_basis
+        return self.last_price * self.quantity * self.contract_size
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,237 @@
+"""The account ledger: cash, positions, realized PnL and fees, exact to the unit.
+
+Every amount is a ``Decimal`` and every operation is an exact addition or
+subtraction, with one exception: when part of a position is closed, the share
+of its cost basis that leaves is a division. That share is rounded once to
+``COST_QUANTUM`` and the same rounded number is used both to reduce the cost
+basis and to compute the realized PnL, so the books still balance exactly::
+
+    cash == opening cash + transfers + realized PnL - fees - open cost basis   (cash products)
+    cash == opening cash + transfers + realized PnL - fees                     (futures: margin)
+
+Cash products (equities, spot crypto) pay the notional in cash; futures
+(``AssetClass.CRYPTO_PERP``) only move cash by realized PnL, fees and funding,
+and tie up margin instead.
+
+Example::
+
+    ledger = Ledger()
+    ledger.open_account("paper", "KRW", Decimal(10_000_000))
+    ledger.apply_fill(fill, instrument)
+    ledger.position("paper", "005930").quantity
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+
+from engine.models import Account, Fill, Instrument, Position, Side
+from engine.models.numbers import ZERO
+
+COST_QUANTUM = Decimal("1e-12")
+_PREC = 50  # digits; far beyond any real balance, so sums never round
+
+
+@dataclass
+class _PositionBook:
+    quantity: Decimal = ZERO
+    cost: Decimal = ZERO  # signed entry value of the open quantity
+    realized: Decimal = ZERO
+    fees: Decimal = ZERO
+    last_price: Decimal | None = None
+    contract_size: Decimal = Decimal(1)
+    margin: bool = False
+    leverage: Decimal = Decimal(1)
+    updated_ns: int = 0
+
+
+@dataclass
+class _AccountBook:
+    currency: str
+    opening: Decimal
+    cash: Decimal
+    transfers: Decimal = ZERO  # deposits, withdrawals, funding, adjustments
+    realized: Decimal = ZERO
+    fees: Decimal = ZERO
+    positions: dict[str, _PositionBook] = field(default_factory=dict)
+
+
+class Ledger:
+    """Books of every broker account; see the module docstring for the identities."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, _AccountBook] = {}
+
+    # ---- accounts -----------------------------------------------------------
+    def open_account(self, broker: str, currency: str, cash: Decimal) -> None:
+        if broker in self._accounts:
+            raise ValueError(f"account {broker!r} is already open")
+        self._accounts[broker] = _AccountBook(currency=currency, opening=cash, cash=cash)
+
+    def has_account(self, broker: str) -> bool:
+        return broker in self._accounts
+
+    def brokers(self) -> list[str]:
+        return list(self._accounts)
+
+    def transfer(self, broker: str, amount: Decimal) -> None:
+        """Move cash in (positive) or out: deposits, funding payments, adjustments."""
+        book = self._book(broker)
+        with localcontext() as ctx:
+            ctx.prec = _PREC
+            book.cash += amount
+            book.transfers += amount
+
+    def _book(self, broker: str) -> _AccountBook:
+        try:
+            return self._accounts[broker]
+        except KeyError:
+            raise KeyError(f"no ledger account for broker {broker!r}") from None
+
+    # ---- fills --------------------------------------------------------------
+    def apply_fill(self, fill: Fill, instrument: Instrument) -> Position:
+        """Book one fill and return the position after it."""
+        book = self._book(fill.broker)
+        pos = book.positions.get(fill.symbol)
+        if pos is None:
+            pos = book.positions[fill.symbol] = _PositionBook(
+                contract_size=instrument.contract_size,
+                margin=instrument.asset_class.is_derivative,
+            )
+        with localcontext() as ctx:
+            ctx.prec = _PREC
+            realized = self._trade(pos, fill)
+            fee = fill.commission + fill.tax
+            pos.fees += fee
+            book.fees += fee
+            book.realized += realized
+            if pos.margin:
+                book.cash += realized - fee
+            else:
+                book.cash -= fill.side.sign * fill.quantity * fill.price * pos.contract_size + fee
+            pos.last_price = fill.price
+            pos.updated_ns = fill.ts_ns
+        return self._snapshot(fill.broker, fill.symbol, pos)
+
+    @staticmethod
+    def _trade(pos: _PositionBook, fill: Fill) -> Decimal:
+        """Update quantity and cost basis; return the PnL realized by this fill."""
+        delta = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        value = fill.price * pos.contract_size
+        if pos.quantity == 0 or (pos.quantity > 0) == (delta > 0):
+            pos.quantity += delta
+            pos.cost += delta * value
+            return ZERO
+        held = abs(pos.quantity)
+        closing = min(abs(delta), held)
+        if closing == held:
+            cost_out = pos.cost
+        else:
+            cost_out = (pos.cost * closing / held).quantize(COST_QUANTUM)
+        direction = 1 if pos.quantity > 0 else -1
+        realized = direction * closing * value - cost_out
+        pos.realized += realized
+        pos.cost -= cost_out
+        pos.quantity += delta
+        if pos.quantity == 0:
+            pos.cost = ZERO
+        elif abs(delta) > closing:  # flipped through flat: the rest opens a new position
+            pos.cost = pos.quantity * value
+        return realized
+
+    # ---- prices -------------------------------------------------------------
+    def mark(self, symbol: str, price: Decimal) -> None:
+        """Set the last price of ``symbol`` in every account that holds it."""
+        for book in self._accounts.values():
+            pos = book.positions.get(symbol)
+            if pos is not None:
+                pos.last_price = price
+
+    def set_leverage(self, broker: str, symbol: str, leverage: Decimal) -> None:
+        book = self._book(broker)
+        pos = book.positions.setdefault(symbol, _PositionBook(margin=True))
+        pos.leverage = leverage
+
+    # ---- views --------------------------------------------------------------
+    def position(self, broker: str, symbol: str) -> Position:
+        pos = self._book(broker).positions.get(symbol)
+        if pos is None:
+            return Position(broker=broker, symbol=symbol)
+        return self._snapshot(broker, symbol, pos)
+
+    def positions(self, broker: str | None = None, *, include_flat: bool = False) -> list[Position]:
+        out = []
+        for name, book in self._accounts.items():
+            if broker is not None and name != broker:
+                continue
+            for symbol, pos in book.positions.items():
+                if include_flat or pos.quantity != 0:
+                    out.append(self._snapshot(name, symbol, pos))
+        return out
+
+    def quantity(self, broker: str, symbol: str) -> Decimal:
+        book = self._accounts.get(broker)
+        pos = book.positions.get(symbol) if book else None
+        return pos.quantity if pos else ZERO
+
+    def account(self, broker: str) -> Account:
+        """Cash, equity and margin; equity = cash + cash-product holdings at market
+        + unrealized PnL of futures."""
+        book = self._book(broker)
+        with localcontext() as ctx:
+            ctx.prec = _PREC
+            unrealized = holdings = margin_used = ZERO
+            for pos in book.positions.values():
+                if pos.quantity == 0:
+                    continue
+                mark = pos.last_price
+                value = pos.cost if mark is None else mark * pos.quantity * pos.contract_size
+                unrealized += value - pos.cost
+                if pos.margin:
+                    margin_used += abs(value) / pos.leverage
+                    holdings += value - pos.cost
+                else:
+                    holdings += value
+            equity = book.cash + holdings
+        return Account(
+            broker=broker,
+            currency=book.currency,
+            cash=book.cash,
+            equity=equity,
+            realized_pnl=book.realized,
+            unrealized_pnl=unrealized,
+            fees=book.fees,
+            margin_used=margin_used,
+            buying_power=book.cash - margin_used,
+        )
+
+    def opening_cash(self, broker: str) -> Decimal:
+        return self._book(broker).opening
+
+    def transfers(self, broker: str) -> Decimal:
+        return self._book(broker).transfers
+
+    def open_cost(self, broker: str) -> Decimal:
+        """Cost basis of open cash-product positions (the identity's last term)."""
+        book = self._book(broker)
+        return sum((p.cost for p in book.positions.values() if not p.margin), ZERO)
+
+    @staticmethod
+    def _snapshot(broker: str, symbol: str, pos: _PositionBook) -> Position:
+        if pos.quantity:
+            avg = abs(pos.cost) / (abs(pos.quantity) * pos.contract_size)
+        else:
+            avg = ZERO
+        return Position(
+            broker=broker,
+            symbol=symbol,
+            quantity=pos.quantity,
+            avg_price=avg,
+            cost_basis=pos.cost,
+            realized_pnl=pos.realized,
+            fees=pos.fees,
+            last_price=pos.last_price,
+            contract_size=pos.contract_size,
+            updated_ns=pos.updated_ns,
+        )

@@ -51,6 +51,13 @@ class Subscription:
     active: bool = True
 
 
+def _is_coroutine_handler(handler: Handler) -> bool:
+    if inspect.iscoroutinefunction(handler):
+        return True
+    # A callable object whose __call__ is ``async def``.
+    return not inspect.isroutine(handler) and inspect.iscoroutinefunction(type(handler).__call__)
+
+
 class EventBus:
     """Typed publish/subscribe; see the module docstring for the guarantees."""
 
@@ -68,8 +75,7 @@ class EventBus:
         sub = Subscription(
             event_type=event_type,
             handler=handler,
-            is_async=inspect.iscoroutinefunction(handler)
-            or inspect.iscoroutinefunction(getattr(handler, "__call__", None)),
+            is_async=_is_coroutine_handler(handler),
             name=getattr(handler, "__qualname__", repr(handler)),
         )
         self._subs.setdefault(event_type, []).append(sub)

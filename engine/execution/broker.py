@@ -130,7 +130,7 @@ class Broker(ABC):
     @abstractmethod
     async def subscribe_bars(self, symbols: Iterable[str], timeframe: str = "1m") -> None: ...
 
-    async def unsubscribe(self, symbols: Iterable[str]) -> None:
+    async def unsubscribe(self, symbols: Iterable[str]) -> None:  # noqa: B027 - optional
         """Stop every stream for ``symbols`` (default: nothing to do)."""
 
     @abstractmethod

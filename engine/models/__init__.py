@@ -22,8 +22,8 @@ from engine.models.events import (
 from engine.models.instrument import (
     KRX_ETF_TICKS,
     KRX_STOCK_TICKS,
-    FeeSchedule,
     Fees,
+    FeeSchedule,
     Instrument,
     TickSchedule,
     crypto_perp,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
@@ -19,21 +19,21 @@ class Side(str, Enum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
     STOP = "STOP"  # stop-market: becomes a market order once the stop price trades
     STOP_LIMIT = "STOP_LIMIT"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     GTC = "GTC"  # good till cancelled
     DAY = "DAY"  # expires at the end of the instrument's trading session
     IOC = "IOC"  # immediate or cancel: fill what you can now, cancel the rest
     FOK = "FOK"  # fill or kill: fill everything now or nothing
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     NEW = "NEW"  # created and journaled by the OMS, not yet sent
     SUBMITTED = "SUBMITTED"  # sent to the broker, no answer yet
     ACCEPTED = "ACCEPTED"  # the broker acknowledged it; resting or working
@@ -57,7 +57,7 @@ _TERMINAL = frozenset(
 )
 
 
-class AssetClass(str, Enum):
+class AssetClass(StrEnum):
     EQUITY = "EQUITY"
     ETF = "ETF"  # also ETN: KRX gives both the flat 5-won tick
     CRYPTO_SPOT = "CRYPTO_SPOT"
@@ -69,12 +69,12 @@ class AssetClass(str, Enum):
         return self is AssetClass.CRYPTO_PERP
 
 
-class Liquidity(str, Enum):
+class Liquidity(StrEnum):
     MAKER = "MAKER"
     TAKER = "TAKER"
 
 
-class OrderSource(str, Enum):
+class OrderSource(StrEnum):
     """Who asked for an order. Risk applies to every one of them."""
 
     STRATEGY = "STRATEGY"
@@ -85,7 +85,7 @@ class OrderSource(str, Enum):
     EXTERNAL = "EXTERNAL"  # found at the broker, not placed by us (reconciliation)
 
 
-class ConnectionState(str, Enum):
+class ConnectionState(StrEnum):
     DISCONNECTED = "DISCONNECTED"
     CONNECTING = "CONNECTING"
     CONNECTED = "CONNECTED"

@@ -1,0 +1,378 @@
+"""Pre-trade risk: every order from every source passes here before a broker.
+
+``PreTradeRisk.check(intent)`` returns ``None`` (go) or a ``Rejection`` with a
+machine-readable ``code`` and a human ``message``. Checks run cheapest first:
+
+=====================  =====================================================
+code                   rule
+=====================  =====================================================
+kill_switch            the kill switch is latched (only its own orders pass)
+entries_blocked        daily loss / daily target / drawdown / VaR stopped new entries
+unknown_symbol         no such instrument
+invalid_quantity       NaN, zero, negative or not a number
+lot_size               not a whole number of lots, or below the minimum
+invalid_price          a limit/stop price missing, NaN, zero or negative
+off_tick               a price that is not on the instrument's tick grid
+short_not_allowed      selling more than is held where shorting is not allowed
+no_price               a market order on a symbol with no price yet
+max_order_qty          quantity above ``max_order_qty``
+max_order_notional     notional above ``max_order_notional``
+price_band             a price more than ``price_band_pct`` % away from the last trade
+order_rate             more than ``max_orders_per_second`` in the last second
+max_active_orders      ``max_active_orders`` already working
+cancel_rate            ``max_cancels_per_window`` cancels in the window: churn stops new orders
+duplicate_order        the same order again within ``duplicate_window_seconds``
+max_position           the position would exceed ``max_position_pct`` % of equity
+gross_exposure         all positions would exceed ``max_gross_exposure_pct`` % of equity
+insufficient_cash      not enough cash for the notional plus fees and open buys
+leverage               futures exposure above ``max_leverage`` (and the instrument's cap)
+=====================  =====================================================
+
+Orders that only reduce a position skip the exposure and entry checks (they
+lower risk), and orders from the kill switch or from risk itself (stop-loss,
+end-of-session flatten) also skip the rate, duplicate and activity limits:
+those must never be what stops a position from being closed. Cancels are never
+checked at all; they are only counted for ``cancel_rate``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from decimal import Decimal
+
+from engine.clock import Clock
+from engine.execution.intents import OrderIntent, Rejection
+from engine.execution.oms import OrderManager
+from engine.instruments import InstrumentRegistry
+from engine.market_state import MarketState
+from engine.models import (
+    Instrument,
+    OrderSource,
+    OrderType,
+    Side,
+    to_decimal,
+)
+from engine.models.numbers import ZERO
+from engine.portfolio.ledger import Ledger
+
+NS = 1_000_000_000
+_PRIVILEGED = frozenset({OrderSource.KILL_SWITCH, OrderSource.RISK})
+_NEEDS_PRICE = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_NEEDS_STOP = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Pre-trade limits; names and units as in ``[risk]`` of the settings (percent)."""
+
+    max_position_pct: float = 10.0
+    max_gross_exposure_pct: float = 100.0
+    max_order_qty: float = 1e6
+    max_order_notional: float = 1e8
+    price_band_pct: float = 5.0
+    max_orders_per_second: int = 5
+    max_active_orders: int = 50
+    max_cancels_per_window: int = 100
+    cancel_window_seconds: float = 60.0
+    duplicate_window_seconds: float = 2.0
+    max_leverage: float = 3.0
+
+    @classmethod
+    def from_settings(cls, section: object) -> RiskLimits:
+        """Build from ``settings.risk`` (any object with these attribute names)."""
+        values = {f.name: getattr(section, f.name) for f in fields(cls) if hasattr(section, f.name)}
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """An intent with its numbers parsed, ready for the numeric checks."""
+
+    intent: OrderIntent
+    broker: str
+    instrument: Instrument
+    quantity: Decimal
+    price: Decimal | None
+    stop: Decimal | None
+
+
+class PreTradeRisk:
+    """Stateless rules plus the small windows they need (rates, duplicates)."""
+
+    def __init__(
+        self,
+        limits: RiskLimits,
+        clock: Clock,
+        instruments: InstrumentRegistry,
+        oms: OrderManager,
+        ledger: Ledger,
+        market: MarketState,
+        *,
+        kill_switch_latched: Callable[[], bool] = lambda: False,
+        entries_blocked: Callable[[str], str | None] = lambda broker: None,
+    ) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.instruments = instruments
+        self.oms = oms
+        self.ledger = ledger
+        self.market = market
+        self.kill_switch_latched = kill_switch_latched
+        self.entries_blocked = entries_blocked
+        self._sent: deque[int] = deque()
+        self._cancels: deque[int] = deque()
+        self._recent: dict[tuple[object, ...], int] = {}
+
+    # ---- bookkeeping the engine reports ---------------------------------------
+    def order_sent(self, intent: OrderIntent, broker: str) -> None:
+        now = self.clock.now_ns()
+        self._sent.append(now)
+        self._recent[_fingerprint(intent, broker)] = now
+
+    def cancel_sent(self) -> None:
+        self._cancels.append(self.clock.now_ns())
+
+    # ---- the check ----------------------------------------------------------
+    def check(self, intent: OrderIntent, broker: str) -> Rejection | None:
+        privileged = intent.source in _PRIVILEGED
+        if self.kill_switch_latched() and intent.source is not OrderSource.KILL_SWITCH:
+            return Rejection("kill_switch", "the kill switch is latched: no new orders until re-armed")
+        parsed = self._parse(intent, broker)
+        if isinstance(parsed, Rejection):
+            return parsed
+        reducing = self._reduces_position(parsed)
+        if not reducing and not privileged:
+            reason = self.entries_blocked(broker)
+            if reason:
+                return Rejection("entries_blocked", f"new entries are stopped: {reason}")
+        for rule in self._rules(privileged, reducing):
+            rejection = rule(parsed)
+            if rejection is not None:
+                return rejection
+        return None
+
+    def _rules(self, privileged: bool, reducing: bool) -> list[Callable[[_Order], Rejection | None]]:
+        rules: list[Callable[[_Order], Rejection | None]] = [
+            self._short_sale, self._size, self._price_band,
+        ]
+        if not privileged:
+            rules += [self._order_rate, self._active_orders, self._cancel_rate, self._duplicate]
+        if not reducing:
+            rules += [self._position_limit, self._gross_exposure, self._cash, self._leverage]
+        return rules
+
+    # ---- parsing and validity -------------------------------------------------
+    def _parse(self, intent: OrderIntent, broker: str) -> _Order | Rejection:
+        inst = self.instruments.find(intent.symbol)
+        if inst is None:
+            return Rejection("unknown_symbol", f"unknown symbol {intent.symbol!r}")
+        if not isinstance(intent.side, Side):
+            return Rejection("invalid_side", f"side must be BUY or SELL, got {intent.side!r}")
+        try:
+            qty = to_decimal(intent.quantity, what="quantity")
+        except ValueError as exc:
+            return Rejection("invalid_quantity", str(exc))
+        if qty <= 0:
+            return Rejection("invalid_quantity", f"quantity must be positive, got {qty}")
+        if qty % inst.lot_size or qty < inst.min_qty:
+            return Rejection("lot_size", f"quantity {qty} is not a multiple of the lot "
+                             f"{inst.lot_size} or is below the minimum {inst.min_qty}")
+        price = self._parse_price(intent.price, "price", intent.order_type in _NEEDS_PRICE, inst)
+        if isinstance(price, Rejection):
+            return price
+        stop = self._parse_price(intent.stop_price, "stop price",
+                                 intent.order_type in _NEEDS_STOP, inst)
+        if isinstance(stop, Rejection):
+            return stop
+        return _Order(intent, broker, inst, qty, price, stop)
+
+    @staticmethod
+    def _parse_price(value: object, what: str, required: bool,
+                     inst: Instrument) -> Decimal | None | Rejection:
+        if value is None:
+            return Rejection("invalid_price", f"a {what} is required") if required else None
+        try:
+            price = to_decimal(value, what=what)  # type: ignore[arg-type]
+        except ValueError as exc:
+            return Rejection("invalid_price", str(exc))
+        if price <= 0:
+            return Rejection("invalid_price", f"{what} must be positive, got {price}")
+        if not inst.is_valid_price(price):
+            return Rejection("off_tick", f"{what} {price} is not on the tick grid of {inst.symbol} "
+                             f"(tick {inst.tick_size(price)}); nearest valid is "
+                             f"{inst.snap_price(price)}")
+        return price
+
+    def _reduces_position(self, o: _Order) -> bool:
+        held = self.ledger.quantity(o.broker, o.instrument.symbol) if \
+            self.ledger.has_account(o.broker) else ZERO
+        if held == 0 or (held > 0) == (o.intent.side is Side.BUY):
+            return False
+        pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
+        return o.quantity + pending <= abs(held)
+
+    def _pending(self, broker: str, symbol: str, side: Side) -> Decimal:
+        """Open quantity on ``side``, not counting orders we are already cancelling."""
+        cancelling = self.oms.pending_cancels
+        return sum((x.remaining_qty for x in self.oms.open_orders(broker, symbol)
+                    if x.side is side and x.client_order_id not in cancelling), ZERO)
+
+    # ---- rules ------------------------------------------------------------------
+    def _short_sale(self, o: _Order) -> Rejection | None:
+        if o.intent.side is not Side.SELL or o.instrument.allows_short:
+            return None
+        held = self.ledger.quantity(o.broker, o.instrument.symbol) if \
+            self.ledger.has_account(o.broker) else ZERO
+        available = held - self._pending(o.broker, o.instrument.symbol, Side.SELL)
+        if o.quantity > available:
+            return Rejection("short_not_allowed", f"sell of {o.quantity} {o.instrument.symbol} "
+                             f"exceeds the {max(available, ZERO)} held and not already offered; "
+                             "short selling is not allowed for this instrument")
+        return None
+
+    def reference_price(self, o: _Order) -> Decimal | None:
+        if o.price is not None:
+            return o.price
+        if o.stop is not None:
+            return o.stop
+        q = self.market.quote(o.instrument.symbol)
+        side_price = q.ask if o.intent.side is Side.BUY else q.bid
+        for candidate in (side_price, q.last):
+            if candidate == candidate and candidate > 0:  # not NaN
+                return to_decimal(candidate)
+        return None
+
+    def _size(self, o: _Order) -> Rejection | None:
+        lim = self.limits
+        if o.quantity > Decimal(str(lim.max_order_qty)):
+            return Rejection("max_order_qty", f"quantity {o.quantity} is above the limit "
+                             f"{lim.max_order_qty:g}")
+        ref = self.reference_price(o)
+        if ref is None:
+            return Rejection("no_price", f"no market price for {o.instrument.symbol} yet; "
+                             "use a limit order")
+        notional = o.instrument.notional(ref, o.quantity)
+        if notional > Decimal(str(lim.max_order_notional)):
+            return Rejection("max_order_notional", f"notional {notional:.2f} is above the limit "
+                             f"{lim.max_order_notional:g}")
+        return None
+
+    def _price_band(self, o: _Order) -> Rejection | None:
+        last = self.market.last_price(o.instrument.symbol)
+        if last is None or last <= 0:
+            return None
+        band = Decimal(str(self.limits.price_band_pct)) / 100
+        last_d = to_decimal(last)
+        for what, price in (("limit", o.price), ("stop", o.stop)):
+            if price is not None and abs(price - last_d) > band * last_d:
+                return Rejection("price_band", f"{what} price {price} is more than "
+                                 f"{self.limits.price_band_pct:g}% away from the last trade {last_d}")
+        return None
+
+    def _order_rate(self, o: _Order) -> Rejection | None:
+        now = self.clock.now_ns()
+        while self._sent and self._sent[0] <= now - NS:
+            self._sent.popleft()
+        if len(self._sent) >= self.limits.max_orders_per_second:
+            return Rejection("order_rate", f"more than {self.limits.max_orders_per_second} "
+                             "orders in the last second")
+        return None
+
+    def _active_orders(self, o: _Order) -> Rejection | None:
+        if self.oms.open_count >= self.limits.max_active_orders:
+            return Rejection("max_active_orders", f"{self.oms.open_count} orders are already "
+                             f"working (limit {self.limits.max_active_orders})")
+        return None
+
+    def _cancel_rate(self, o: _Order) -> Rejection | None:
+        now = self.clock.now_ns()
+        window = int(self.limits.cancel_window_seconds * NS)
+        while self._cancels and self._cancels[0] <= now - window:
+            self._cancels.popleft()
+        if len(self._cancels) >= self.limits.max_cancels_per_window:
+            return Rejection("cancel_rate", f"{len(self._cancels)} cancels in the last "
+                             f"{self.limits.cancel_window_seconds:g} s: new orders wait")
+        return None
+
+    def _duplicate(self, o: _Order) -> Rejection | None:
+        seen = self._recent.get(_fingerprint(o.intent, o.broker))
+        window = int(self.limits.duplicate_window_seconds * NS)
+        if seen is not None and self.clock.now_ns() - seen < window:
+            return Rejection("duplicate_order", "the same order was sent less than "
+                             f"{self.limits.duplicate_window_seconds:g} s ago")
+        if len(self._recent) > 10_000:
+            cutoff = self.clock.now_ns() - window
+            self._recent = {k: v for k, v in self._recent.items() if v >= cutoff}
+        return None
+
+    def _equity(self, broker: str) -> Decimal:
+        return self.ledger.account(broker).equity if self.ledger.has_account(broker) else ZERO
+
+    def _position_limit(self, o: _Order) -> Rejection | None:
+        ref = self.reference_price(o)
+        assert ref is not None  # _size ran first
+        held = self.ledger.quantity(o.broker, o.instrument.symbol) if \
+            self.ledger.has_account(o.broker) else ZERO
+        pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
+        projected = abs(held + o.intent.side.sign * (pending + o.quantity))
+        value = o.instrument.notional(ref, projected)
+        cap = self._equity(o.broker) * Decimal(str(self.limits.max_position_pct)) / 100
+        if value > cap:
+            return Rejection("max_position", f"position in {o.instrument.symbol} would be "
+                             f"{value:.2f}, above {self.limits.max_position_pct:g}% of equity "
+                             f"({cap:.2f})")
+        return None
+
+    def _gross_exposure(self, o: _Order) -> Rejection | None:
+        ref = self.reference_price(o)
+        assert ref is not None
+        gross = sum((abs(p.market_value) for p in self.ledger.positions(o.broker)), ZERO)
+        gross += o.instrument.notional(ref, o.quantity)
+        cap = self._equity(o.broker) * Decimal(str(self.limits.max_gross_exposure_pct)) / 100
+        if gross > cap:
+            return Rejection("gross_exposure", f"gross exposure would be {gross:.2f}, above "
+                             f"{self.limits.max_gross_exposure_pct:g}% of equity ({cap:.2f})")
+        return None
+
+    def _cash(self, o: _Order) -> Rejection | None:
+        if o.instrument.asset_class.is_derivative or o.intent.side is not Side.BUY:
+            return None
+        if not self.ledger.has_account(o.broker):
+            return None  # the venue's own account decides; nothing booked here yet
+        ref = self.reference_price(o)
+        assert ref is not None
+        cost = o.instrument.notional(ref, o.quantity)
+        cost += o.instrument.fees_for(o.intent.side, ref, o.quantity).total
+        reserved = sum(
+            (o.instrument.notional(x.price or ref, x.remaining_qty)
+             for x in self.oms.open_orders(o.broker) if x.side is Side.BUY),
+            ZERO,
+        )
+        cash = self.ledger.account(o.broker).cash
+        if cost + reserved > cash:
+            return Rejection("insufficient_cash", f"needs {cost:.2f} plus {reserved:.2f} for open "
+                             f"buys, but only {cash:.2f} cash is available")
+        return None
+
+    def _leverage(self, o: _Order) -> Rejection | None:
+        if not o.instrument.asset_class.is_derivative:
+            return None
+        ref = self.reference_price(o)
+        assert ref is not None
+        exposure = sum((abs(p.market_value) for p in self.ledger.positions(o.broker)
+                        if self.instruments.find(p.symbol) is not None
+                        and self.instruments.get(p.symbol).asset_class.is_derivative), ZERO)
+        exposure += o.instrument.notional(ref, o.quantity)
+        cap = min(Decimal(str(self.limits.max_leverage)), o.instrument.max_leverage)
+        equity = self._equity(o.broker)
+        if equity <= 0 or exposure > equity * cap:
+            return Rejection("leverage", f"futures exposure {exposure:.2f} would exceed "
+                             f"{cap:g}x equity ({equity:.2f})")
+        return None
+
+
+def _fingerprint(intent: OrderIntent, broker: str) -> tuple[object, ...]:
+    return (broker, intent.symbol, intent.side, intent.order_type, str(intent.quantity),
+            str(intent.price), str(intent.stop_price))

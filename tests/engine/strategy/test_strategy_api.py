@@ -1,0 +1,141 @@
+"""The strategy API: parameters, intents through risk, fills, state, halting."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from engine.clock import SimulatedClock
+from engine.execution.journal import MemoryJournal
+from engine.models import Bar, FillEvent, OrderSource, krx_stock
+from engine.risk.limits import RiskLimits
+from engine.strategy import Param, ParamError, Strategy, StrategyRunner, StrategyStateChanged
+from engine.trading import TradingEngine
+from tests.engine.recording_broker import RecordingBroker
+
+SAMSUNG = krx_stock("005930")
+
+
+class BuyTheDip(Strategy):
+    """Buys after `drops` consecutive down bars; remembers its trade count."""
+
+    name = "buy_the_dip_test"
+    drops = Param(int, 2, low=1, high=10, help="down bars before buying")
+    size = Param(float, 0.05, low=0.0, high=1.0)
+    enabled = Param(bool, True)
+
+    def on_start(self):
+        self.last = None
+        self.down = 0
+        self.state.setdefault("fills", 0)
+
+    def on_bar(self, bar):
+        if self.last is not None and bar.close < self.last:
+            self.down += 1
+        else:
+            self.down = 0
+        self.last = bar.close
+        if self.enabled and self.down >= self.drops and self.position() == 0 \
+                and not self.open_orders():
+            self.buy(self.size_by_fraction(bar.close, self.size), price=bar.close)
+
+    def on_fill(self, event: FillEvent):
+        self.state["fills"] += 1
+
+
+class Broken(Strategy):
+    name = "broken_test"
+
+    def on_bar(self, bar):
+        raise ZeroDivisionError("oops")
+
+
+def setup(journal=None):
+    clock = SimulatedClock(10**18)
+    engine = TradingEngine.for_backtest(clock=clock, journal=journal or MemoryJournal(),
+                                        limits=RiskLimits(max_orders_per_second=1000))
+    engine.instruments.add(SAMSUNG)
+    broker = RecordingBroker("paper", engine.bus, clock)
+    engine.add_broker(broker)
+    engine.open_account("paper", "KRW", Decimal(10_000_000))
+    return engine, broker, StrategyRunner(engine), clock
+
+
+def bar(i, close):
+    return Bar("005930", "1m", 10**18 + i * 60 * 10**9, close, close, close, close, 100.0)
+
+
+def test_params_are_declared_validated_and_described():
+    assert list(BuyTheDip.params) == ["drops", "size", "enabled"]
+    assert BuyTheDip.validate_params({"drops": "3", "enabled": "no"}) == {
+        "drops": 3, "size": 0.05, "enabled": False}
+    with pytest.raises(ParamError, match="outside its range"):
+        BuyTheDip.validate_params({"drops": 50})
+    with pytest.raises(ParamError, match="has no parameter 'drop'.*drops"):
+        BuyTheDip.validate_params({"drop": 3})
+    with pytest.raises(ParamError, match="must be int"):
+        BuyTheDip.validate_params({"drops": "2.5"})
+    assert BuyTheDip.params["drops"].describe()["help"] == "down bars before buying"
+    assert BuyTheDip.params["drops"].grid(4) == [1, 4, 7, 10]
+
+
+def test_strategy_orders_go_through_risk_and_fills_come_back():
+    engine, broker, runner, clock = setup()
+    s = runner.add(BuyTheDip(engine, "005930", params={"drops": 2}))
+    runner.start(s.strategy_id)
+    for i, px in enumerate([70_000, 69_900, 69_800]):
+        clock.advance_to(10**18 + i * 60 * 10**9)
+        engine.bus.publish(bar(i, px))
+    assert len(broker.placed) == 1
+    order = broker.placed[0]
+    assert order.source is OrderSource.STRATEGY and order.strategy_id == s.strategy_id
+    assert order.price == Decimal(69_800) and order.quantity == Decimal(7)  # 5% of 10M / 69,800
+    broker.fill(order, 7, 69_800)
+    assert s.state["fills"] == 1 and s.position() == 7
+
+
+def test_state_survives_a_restart():
+    journal = MemoryJournal()
+    engine, broker, runner, clock = setup(journal)
+    s = runner.add(BuyTheDip(engine, "005930"))
+    runner.start(s.strategy_id)
+    for i, px in enumerate([70_000, 69_900, 69_800]):
+        engine.bus.publish(bar(i, px))
+    broker.fill(broker.placed[0], 7, 69_800)
+    runner.stop(s.strategy_id)
+    engine2, _, runner2, _ = setup(journal)
+    s2 = runner2.add(BuyTheDip(engine2, "005930"))
+    runner2.start(s2.strategy_id)
+    assert s2.state["fills"] == 1
+
+
+def test_warmup_never_trades():
+    engine, broker, runner, _ = setup()
+    s = runner.add(BuyTheDip(engine, "005930"))
+    runner.start(s.strategy_id, warmup=[bar(i, 70_000 - 100 * i) for i in range(5)])
+    assert broker.placed == [] and s.down == 4
+
+
+def test_kill_switch_halts_strategies_and_they_cannot_restart():
+    engine, _, runner, _ = setup()
+    states: list[str] = []
+    engine.bus.subscribe(StrategyStateChanged, lambda e: states.append(e.state))
+    s = runner.add(BuyTheDip(engine, "005930"))
+    runner.start(s.strategy_id)
+    engine.kill("test")
+    assert runner.state(s.strategy_id) == "halted" and states == ["running", "halted"]
+    with pytest.raises(RuntimeError, match="kill switch is latched"):
+        runner.start(s.strategy_id)
+
+
+def test_a_failing_strategy_is_stopped_without_harming_others():
+    engine, broker, runner, _ = setup()
+    good = runner.add(BuyTheDip(engine, "005930"))
+    bad = runner.add(Broken(engine, "005930"))
+    runner.start(good.strategy_id)
+    runner.start(bad.strategy_id)
+    for i, px in enumerate([70_000 - 100 * i for i in range(12)]):
+        engine.bus.publish(bar(i, px))
+    assert runner.state(bad.strategy_id) == "error"
+    assert runner.state(good.strategy_id) == "running" and len(broker.placed) == 1

@@ -1,15 +1,14 @@
-"""The GUI application: a QApplication on a qasync event loop.
-
-For now the main window is a placeholder layout; the real terminal (charts,
-order book, ticket, tables, risk, kill switch) replaces it.
-"""
+"""The GUI application: a QApplication on a qasync event loop running the engine."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
+
+log = logging.getLogger(__name__)
 
 
 def _ensure_platform() -> None:
@@ -25,28 +24,24 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from terminal.main_window import MainWindow
+    from terminal.composition import build_window
+    from widgets.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Trading Terminal")
     app.setOrganizationName("trading-terminal")
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow()
+    apply_theme(app, "dark")
+    window, services = build_window(args)
     window.show()
-    exit_code = 0
     if args.screenshot:
         def shoot() -> None:
             window.grab().save(args.screenshot, "PNG")
+            log.info("screenshot saved to %s", args.screenshot)
             app.quit()
 
         QTimer.singleShot(int(args.after * 1000), shoot)
     with loop:
-        loop.run_until_complete(_until_quit(app))
-    return exit_code
-
-
-async def _until_quit(app) -> None:  # type: ignore[no-untyped-def]
-    done = asyncio.Event()
-    app.aboutToQuit.connect(done.set)
-    await done.wait()
+        loop.run_until_complete(services.run_until_quit(app))
+    return 0

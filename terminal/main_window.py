@@ -1,28 +1,215 @@
-"""Main window (placeholder layout until the terminal panels land)."""
+"""The main window: dockable panels around the chart, the kill switch always in view.
+
+Panels are described by ``PanelSpec`` (``terminal/panels.py`` lists them); each
+becomes a dock that can be moved, floated, tabbed or closed. The layout is
+saved on exit and restored on start; "Reset layout" returns to the default.
+The KILL SWITCH is a toolbar button that cannot be hidden, plus a global
+shortcut (Ctrl+Shift+K); a red banner shows while it is latched.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from widgets.context import AppContext
+from widgets.kill_switch import KILL_SHORTCUT, KillSwitchBanner, KillSwitchButton
+from widgets.status_bar import TerminalStatusBar
+from widgets.theme import apply_theme, current_theme
+
+log = logging.getLogger(__name__)
+LAYOUT_VERSION = 1
+
+PanelFactory = Callable[[AppContext], QWidget]
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    name: str  # object name: stable, used by the saved layout
+    title: str
+    factory: PanelFactory
+    area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea
+    tab_with: str = ""  # tabify with this panel by default
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        central: PanelFactory | None = None,
+        panels: list[PanelSpec] = (),  # type: ignore[assignment]
+        layout_file: Path | None = None,
+        calendar: str = "",
+    ) -> None:
         super().__init__()
-        self.setWindowTitle("Trading Terminal - PAPER")
-        self.resize(1400, 900)
-        chart = QLabel("Chart")
-        chart.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(chart)
-        for title, area in (
-            ("Order book", Qt.DockWidgetArea.RightDockWidgetArea),
-            ("Order ticket", Qt.DockWidgetArea.RightDockWidgetArea),
-            ("Orders / Fills / Positions", Qt.DockWidgetArea.BottomDockWidgetArea),
-        ):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(title)
-            label = QLabel(title)
+        self.ctx = ctx
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(self._title())
+        self.resize(1600, 950)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks)
+        self.panels: dict[str, QWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self._layout_file = layout_file
+        self._build_central(central)
+        self._build_toolbar()
+        for spec in panels:
+            self._add_panel(spec)
+        self.status = TerminalStatusBar(ctx, calendar=calendar, parent=self)
+        self.setStatusBar(self.status)
+        self._build_menus()
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self.restore_layout()
+        ctx.bridge.kill_switch.connect(lambda _state: self.setWindowTitle(self._title()))
+
+    # ---- construction -----------------------------------------------------------
+    def _title(self) -> str:
+        mode = "LIVE" if self.ctx.live else "PAPER"
+        latched = " - KILL SWITCH LATCHED" if self.ctx.engine.kill_switch.latched else ""
+        return f"Trading Terminal [{mode}]{latched}"
+
+    def _build_central(self, central: PanelFactory | None) -> None:
+        holder = QWidget()
+        layout = QVBoxLayout(holder)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.banner = KillSwitchBanner(self.ctx)
+        layout.addWidget(self.banner)
+        body = self._make(central, "Chart") if central else QLabel("Chart")
+        self.panels["chart"] = body
+        layout.addWidget(body, 1)
+        self.setCentralWidget(holder)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Trading", self)
+        bar.setObjectName("tradingToolbar")
+        bar.setMovable(False)
+        bar.toggleViewAction().setEnabled(False)  # the kill switch is always visible
+        self.kill_button = KillSwitchButton(self.ctx)
+        bar.addWidget(self.kill_button)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.kill_shortcut = QShortcut(QKeySequence(KILL_SHORTCUT), self)
+        self.kill_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.kill_shortcut.activated.connect(lambda: self.kill_button.fire("shortcut"))
+        self.toolbar = bar
+
+    def _make(self, factory: PanelFactory, title: str) -> QWidget:
+        try:
+            return factory(self.ctx)
+        except Exception as exc:  # one broken panel must not stop the terminal
+            log.exception("panel %s failed to start", title)
+            label = QLabel(f"{title} could not start:\n{exc}")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            dock.setWidget(label)
-            self.addDockWidget(area, dock)
-        self.statusBar().showMessage("PAPER - offline replay")
+            return label
+
+    def _add_panel(self, spec: PanelSpec) -> None:
+        widget = self._make(spec.factory, spec.title)
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(spec.name)
+        dock.setWidget(widget)
+        self.addDockWidget(spec.area, dock)
+        if spec.tab_with and spec.tab_with in self.docks:
+            self.tabifyDockWidget(self.docks[spec.tab_with], dock)
+        self.panels[spec.name] = widget
+        self.docks[spec.name] = dock
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        self.file_menu = file_menu
+
+        view = menu.addMenu("&View")
+        for name, dock in self.docks.items():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        reset = QAction("&Reset layout", self)
+        reset.triggered.connect(self.reset_layout)
+        view.addAction(reset)
+        theme = QAction("Toggle &dark/light theme", self)
+        theme.triggered.connect(self.toggle_theme)
+        view.addAction(theme)
+        self.view_menu = view
+
+        trading = menu.addMenu("&Trading")
+        kill = QAction("KILL SWITCH", self)
+        kill.setShortcut(QKeySequence(KILL_SHORTCUT))
+        kill.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # the QShortcut owns the key
+        kill.triggered.connect(lambda: self.kill_button.fire("menu"))
+        trading.addAction(kill)
+        rearm = QAction("Re-arm kill switch…", self)
+        rearm.triggered.connect(self.banner.ask_rearm)
+        trading.addAction(rearm)
+        trading.addSeparator()
+        cancel_all = QAction("Cancel all orders", self)
+        cancel_all.triggered.connect(lambda: self.ctx.engine.cancel_all())
+        trading.addAction(cancel_all)
+        flatten = QAction("Flatten all positions", self)
+        flatten.triggered.connect(self._confirm_flatten)
+        trading.addAction(flatten)
+        self.trading_menu = trading
+
+    # ---- actions ----------------------------------------------------------------
+    def _confirm_flatten(self) -> None:
+        answer = QMessageBox.question(self, "Flatten all", "Send market orders closing every position?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.ctx.engine.flatten()
+
+    def toggle_theme(self) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, "light" if current_theme() == "dark" else "dark")
+
+    # ---- layout -------------------------------------------------------------------
+    def _settings(self) -> QSettings | None:
+        if self._layout_file is None:
+            return None
+        self._layout_file.parent.mkdir(parents=True, exist_ok=True)
+        return QSettings(str(self._layout_file), QSettings.Format.IniFormat)
+
+    def save_layout(self) -> None:
+        store = self._settings()
+        if store is None:
+            return
+        store.setValue("geometry", self.saveGeometry())
+        store.setValue("state", self.saveState(LAYOUT_VERSION))
+        store.setValue("layout_version", LAYOUT_VERSION)
+        store.sync()
+
+    def restore_layout(self) -> bool:
+        store = self._settings()
+        if store is None or int(store.value("layout_version", 0) or 0) != LAYOUT_VERSION:
+            return False
+        geometry, state = store.value("geometry"), store.value("state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        return isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION)
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+        self.save_layout()
+        super().closeEvent(event)

@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self.file_menu = file_menu
 
         view = menu.addMenu("&View")
-        for name, dock in self.docks.items():
+        for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         reset = QAction("&Reset layout", self)

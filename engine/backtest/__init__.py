@@ -1,0 +1,1 @@
+"""Backtesting: the live engine, risk and OMS driven by a simulated clock over stored bars."""

@@ -1,0 +1,165 @@
+"""Backtest metrics, honest and documented.
+
+Inputs: the equity curve (one value per bar, indexed by time), the round-trip
+trades, the position held on each bar and the traded notional. Returns are
+measured on *daily* equity (the last value of each UTC day), so intraday bar
+noise does not inflate the Sharpe ratio, and annualised with 252 trading days
+(365 for markets that trade every day, ``periods_per_year``).
+
+==================  ==================================================================
+metric              definition
+==================  ==================================================================
+total_return_pct    final / initial equity - 1
+annual_return_pct   (1 + total) ** (365.25 / calendar days) - 1  (CAGR)
+volatility_pct      std of daily returns * sqrt(periods_per_year)
+sharpe              mean(daily return - rf/periods) / std(daily return) * sqrt(periods)
+sortino             same numerator / downside deviation (root mean square of negative days)
+calmar              annual_return / max_drawdown
+max_drawdown_pct    largest fall from a running peak of the per-bar equity curve
+max_dd_duration     longest time from a peak until equity is back above it (or the end)
+win_rate_pct        winning trades / trades (by net PnL)
+profit_factor       gross net-profit of winners / gross net-loss of losers
+expectancy          mean net PnL per trade
+avg_win, avg_loss   mean net PnL of winners / of losers
+exposure_pct        share of bars with a position open
+turnover            traded notional / mean equity
+var_95_pct, es_95   historical 1-day VaR and Expected Shortfall of daily returns at 95%
+==================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.backtest.trades import RoundTrip
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    start: str
+    end: str
+    bars: int
+    initial_equity: float
+    final_equity: float
+    total_return_pct: float
+    annual_return_pct: float
+    volatility_pct: float
+    sharpe: float
+    sortino: float
+    calmar: float
+    max_drawdown_pct: float
+    max_dd_duration: str
+    trades: int
+    win_rate_pct: float
+    profit_factor: float
+    expectancy: float
+    avg_win: float
+    avg_loss: float
+    best_trade: float
+    worst_trade: float
+    exposure_pct: float
+    turnover: float
+    fees: float
+    var_95_pct: float
+    es_95_pct: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def drawdown_curve(equity: pd.Series) -> pd.Series:
+    """Drawdown in percent (<= 0) from the running peak of ``equity``."""
+    peak = equity.cummax()
+    return (equity / peak - 1.0) * 100.0
+
+
+def _max_dd_duration(equity: pd.Series) -> pd.Timedelta:
+    """Longest stretch from a peak until equity is back at that peak (or the last bar)."""
+    values = equity.to_numpy()
+    at_peak = values >= np.maximum.accumulate(values)
+    peaks = np.flatnonzero(at_peak)
+    times = equity.index
+    recovered = np.append(peaks[1:], len(values) - 1)
+    underwater = np.diff(np.append(peaks, len(values))) > 1
+    if not underwater.any():
+        return pd.Timedelta(0)
+    spans = times[recovered[underwater]] - times[peaks[underwater]]
+    return pd.Timedelta(spans.max())
+
+
+def _nan_to_none(x: float) -> float:
+    return x if math.isfinite(x) else float("nan")
+
+
+def compute_metrics(
+    equity: pd.Series,
+    trades: Sequence[RoundTrip],
+    *,
+    exposure: pd.Series | np.ndarray | None = None,
+    traded_notional: float = 0.0,
+    fees: float = 0.0,
+    periods_per_year: int = 252,
+    risk_free_rate: float = 0.0,
+) -> Metrics:
+    """Metrics of one run; see the module docstring for each definition."""
+    if equity.empty:
+        raise ValueError("the equity curve is empty: no bars were processed")
+    equity = equity.astype(float)
+    initial, final = float(equity.iloc[0]), float(equity.iloc[-1])
+    total = final / initial - 1.0 if initial else float("nan")
+    days = (equity.index[-1] - equity.index[0]).total_seconds() / 86_400 if len(equity) > 1 else 0
+    annual = (1 + total) ** (365.25 / days) - 1 if days > 0 and total > -1 else float("nan")
+    daily = equity.groupby(equity.index.normalize()).last().pct_change().dropna()
+    rf = risk_free_rate / periods_per_year
+    sd = float(daily.std(ddof=1)) if len(daily) > 1 else float("nan")
+    root = math.sqrt(periods_per_year)
+    sharpe = float((daily.mean() - rf) / sd * root) if sd and sd == sd else float("nan")
+    downside = daily[daily < 0]
+    dd_dev = float(np.sqrt((downside**2).sum() / len(daily))) if len(daily) else float("nan")
+    sortino = float((daily.mean() - rf) / dd_dev * root) if dd_dev else float("nan")
+    dd = drawdown_curve(equity)
+    max_dd = float(-dd.min())
+    calmar = annual / (max_dd / 100) if max_dd > 0 and annual == annual else float("nan")
+    pnl = np.array([float(t.net_pnl) for t in trades], dtype=float)
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    if exposure is None:
+        exposure_pct = float("nan")
+    else:
+        exposure_pct = float(np.mean(np.asarray(exposure) != 0) * 100)
+    var95 = float(-np.quantile(daily, 0.05) * 100) if len(daily) >= 2 else float("nan")
+    tail = daily[daily <= np.quantile(daily, 0.05)] if len(daily) >= 2 else daily
+    es95 = float(-tail.mean() * 100) if len(tail) else float("nan")
+    return Metrics(
+        start=str(equity.index[0]),
+        end=str(equity.index[-1]),
+        bars=len(equity),
+        initial_equity=initial,
+        final_equity=final,
+        total_return_pct=total * 100,
+        annual_return_pct=annual * 100,
+        volatility_pct=sd * root * 100 if sd == sd else float("nan"),
+        sharpe=_nan_to_none(sharpe),
+        sortino=_nan_to_none(sortino),
+        calmar=_nan_to_none(calmar),
+        max_drawdown_pct=max_dd,
+        max_dd_duration=str(_max_dd_duration(equity)),
+        trades=len(pnl),
+        win_rate_pct=float(len(wins) / len(pnl) * 100) if len(pnl) else float("nan"),
+        profit_factor=float(wins.sum() / -losses.sum()) if len(losses) and losses.sum() else
+        (float("inf") if len(wins) else float("nan")),
+        expectancy=float(pnl.mean()) if len(pnl) else float("nan"),
+        avg_win=float(wins.mean()) if len(wins) else float("nan"),
+        avg_loss=float(losses.mean()) if len(losses) else float("nan"),
+        best_trade=float(pnl.max()) if len(pnl) else float("nan"),
+        worst_trade=float(pnl.min()) if len(pnl) else float("nan"),
+        exposure_pct=exposure_pct,
+        turnover=traded_notional / float(equity.mean()) if float(equity.mean()) else float("nan"),
+        fees=fees,
+        var_95_pct=var95,
+        es_95_pct=es95,
+    )

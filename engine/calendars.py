@@ -94,6 +94,8 @@ class MarketStatus:
 
     def summary(self) -> str:
         """``"XKRX open until 15:30 KST"`` or ``"XNYS closed, opens Mon 01-05 09:30 EST"``."""
+        if self.is_open and self.next_close == self.next_open:
+            return f"{self.calendar} open (continuous)"  # back-to-back sessions: 24/7
         if self.is_open:
             close = self.next_close.tz_convert(self.tz)
             return f"{self.calendar} open until {close:%H:%M %Z}"

@@ -15,8 +15,10 @@ Policies (the README repeats them):
   inside a bucket does not matter.
 * **When a bar closes.** When a tick of a later bucket arrives (the feed has
   moved on), or when ``flush(now_ns)`` runs at least ``late_tolerance_ns``
-  after the bucket's end: the tolerance leaves in-flight trades time to
-  arrive before a timer closes the bar in a quiet market.
+  after the bucket's end: the tolerance (default 5 s) leaves in-flight trades
+  time to arrive before a timer closes the bar in a quiet market. Set it above
+  the feed's worst delay between a trade's stamp and its arrival, or trades
+  stamped just before a bucket's end are dropped as late.
 * **Minutes without trades.** By default no bar is emitted (a chart shows the
   gap; indicators are not fed invented prices). With ``fill_empty=True`` a flat
   bar at the previous close with zero volume and zero trades is emitted for
@@ -51,7 +53,7 @@ from engine.models.market import NS_PER_SECOND
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LATE_TOLERANCE_NS = 2 * NS_PER_SECOND
+DEFAULT_LATE_TOLERANCE_NS = 5 * NS_PER_SECOND
 DEFAULT_CLOSE_GRACE_NS = 60 * NS_PER_SECOND
 
 BarCallback = Callable[[Bar], object]

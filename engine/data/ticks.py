@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("malformed", "wrong_symbol", "bad_price", "bad_size", "future", "late", "duplicate")
 DEFAULT_MAX_FUTURE_NS = 5 * NS_PER_SECOND
-DEFAULT_LATE_TOLERANCE_NS = 2 * NS_PER_SECOND
+DEFAULT_LATE_TOLERANCE_NS = 5 * NS_PER_SECOND
 # Duplicates are looked for among recent trades only: an older repeat is 'late' anyway.
 DEFAULT_DEDUPE_WINDOW = 50_000
 _INF = math.inf

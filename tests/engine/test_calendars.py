@@ -194,6 +194,7 @@ def test_market_status_open_and_closed() -> None:
     assert not closed.is_open and closed.session is None
     assert closed.next_open == et("2025-12-01 09:30")
     assert closed.summary() == "XNYS closed, opens Mon 12-01 09:30 EST"
+    assert market_status("24/7", et("2025-11-28 18:30")).summary() == "24/7 open (continuous)"
 
 
 @settings(max_examples=50)

@@ -128,7 +128,8 @@ def to_ns(ts: TimeLike) -> int:
 def index_to_ns(index: pd.DatetimeIndex | np.ndarray | pd.Series) -> np.ndarray:
     """An int64 array of UTC nanoseconds from an aware DatetimeIndex (or an int64 ns array)."""
     if isinstance(index, pd.Series):
-        index = pd.DatetimeIndex(index) if not np.issubdtype(index.dtype, np.integer) else index.to_numpy()
+        index = pd.DatetimeIndex(index) if isinstance(index.dtype, pd.DatetimeTZDtype) \
+            else index.to_numpy()
     if isinstance(index, np.ndarray) and np.issubdtype(index.dtype, np.integer):
         return index.astype(np.int64, copy=False)
     if isinstance(index, np.ndarray) and np.issubdtype(index.dtype, np.datetime64):
@@ -156,9 +157,10 @@ class MarketCalendar:
         self.labels = np.ascontiguousarray(labels, dtype="datetime64[D]")
         for arr in (self.opens_ns, self.closes_ns, self.labels):
             arr.setflags(write=False)
-        # Python lists for the scalar path: bisect on a list beats numpy on one value.
-        self._opens = self.opens_ns.tolist()
-        self._closes = self.closes_ns.tolist()
+        # Python lists for the scalar path (bisect on a list beats numpy on one value).
+        # Read-only by convention, like the arrays above.
+        self.opens_list = self.opens_ns.tolist()
+        self.closes_list = self.closes_ns.tolist()
         breaks = []
         if break_starts_ns is not None and break_ends_ns is not None:
             breaks = [(int(s), int(e)) for s, e in zip(break_starts_ns, break_ends_ns, strict=True)
@@ -166,8 +168,8 @@ class MarketCalendar:
         self._breaks = breaks
         self._break_starts = [s for s, _ in breaks]
         # Moments the market starts / stops trading, for next_open / next_close.
-        self._open_events = sorted(self._opens + [e for _, e in breaks])
-        self._close_events = sorted(self._closes + [s for s, _ in breaks])
+        self._open_events = sorted(self.opens_list + [e for _, e in breaks])
+        self._close_events = sorted(self.closes_list + [s for s, _ in breaks])
 
     def __repr__(self) -> str:
         first, last = self.labels[0], self.labels[-1]
@@ -180,14 +182,14 @@ class MarketCalendar:
 
     @property
     def last_session(self) -> Session:
-        return self.session_at(len(self._opens) - 1)
+        return self.session_at(len(self.opens_list) - 1)
 
     def session_at(self, i: int) -> Session:
-        return Session(label=self.labels[i].astype(date), open_ns=self._opens[i],
-                       close_ns=self._closes[i])
+        return Session(label=self.labels[i].astype(date), open_ns=self.opens_list[i],
+                       close_ns=self.closes_list[i])
 
     def _check_range(self, ts_ns: int) -> None:
-        if ts_ns < self._opens[0] or ts_ns >= self._closes[-1]:
+        if ts_ns < self.opens_list[0] or ts_ns >= self.closes_list[-1]:
             raise CalendarRangeError(
                 f"{ts_ns_text(ts_ns)} is outside the {self.name} calendar, which covers "
                 f"{self.labels[0]}..{self.labels[-1]} (from exchange_calendars)"
@@ -196,8 +198,8 @@ class MarketCalendar:
     # ---- scalar look-ups ----------------------------------------------------
     def session_index(self, ts_ns: int, grace_ns: int = 0) -> int:
         """Index of the session holding ``ts_ns`` (up to ``grace_ns`` past its close), or -1."""
-        i = bisect_right(self._opens, ts_ns) - 1
-        if i >= 0 and ts_ns < self._closes[i] + grace_ns:
+        i = bisect_right(self.opens_list, ts_ns) - 1
+        if i >= 0 and ts_ns < self.closes_list[i] + grace_ns:
             return i
         return -1
 
@@ -230,7 +232,7 @@ class MarketCalendar:
 
     def _next_event(self, events: list[int], ts_ns: int, what: str) -> pd.Timestamp:
         j = bisect_right(events, ts_ns)
-        if j >= len(events) or ts_ns < self._opens[0]:
+        if j >= len(events) or ts_ns < self.opens_list[0]:
             raise CalendarRangeError(
                 f"no {what} known after {ts_ns_text(ts_ns)}: the {self.name} calendar covers "
                 f"{self.labels[0]}..{self.labels[-1]}"
@@ -239,13 +241,13 @@ class MarketCalendar:
 
     def previous_close_ns(self, ts_ns: int) -> int | None:
         """The latest session close at or before ``ts_ns``, or None before the first."""
-        i = bisect_right(self._closes, ts_ns) - 1
-        return None if i < 0 else self._closes[i]
+        i = bisect_right(self.closes_list, ts_ns) - 1
+        return None if i < 0 else self.closes_list[i]
 
     def next_open_ns(self, ts_ns: int) -> int | None:
         """The earliest session open strictly after ``ts_ns``, or None past the last."""
-        i = bisect_right(self._opens, ts_ns)
-        return None if i >= len(self._opens) else self._opens[i]
+        i = bisect_right(self.opens_list, ts_ns)
+        return None if i >= len(self.opens_list) else self.opens_list[i]
 
     def sessions(self, start: DateLike, end: DateLike) -> list[Session]:
         """Sessions whose label (trading date) lies in ``[start, end]``.

@@ -83,8 +83,8 @@ class Bucketing:
         if close_grace_ns < 0:
             raise ValueError(f"close_grace_ns must be >= 0, got {close_grace_ns}")
         self.close_grace_ns = close_grace_ns
-        self._opens = self.calendar._opens
-        self._closes = self.calendar._closes
+        self._opens = self.calendar.opens_list
+        self._closes = self.calendar.closes_list
 
     def bucket(self, ts_ns: int) -> Bucket | None:
         """The bucket holding ``ts_ns``, or None when it is outside every kept bucket."""

@@ -78,16 +78,11 @@ class TerminalStatusBar(QStatusBar):
         tz = None
         if self.calendar_name:
             try:
-                from engine.calendars import get_calendar
+                from engine.calendars import market_status
 
-                cal = get_calendar(self.calendar_name)
-                tz = cal.tz
-                if cal.is_open(now):
-                    close = cal.next_close(now).tz_convert(tz)
-                    self.session.setText(f"{self.calendar_name} open until {close:%H:%M}")
-                else:
-                    nxt = cal.next_open(now).tz_convert(tz)
-                    self.session.setText(f"{self.calendar_name} closed, opens {nxt:%a %m-%d %H:%M}")
+                status = market_status(self.calendar_name, now_ns)
+                tz = status.tz
+                self.session.setText(status.summary())
             except Exception as exc:  # a calendar problem must never break the status bar
                 self.session.setText(f"{self.calendar_name}: {exc}")
         shown = now.tz_convert(tz) if tz is not None else now

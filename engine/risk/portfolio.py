@@ -31,6 +31,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from engine.instruments import InstrumentRegistry
 from engine.models import Bar, FillEvent, OrderSource, Tick, to_decimal
 from engine.models.numbers import ZERO
 from engine.trading import TradingEngine
@@ -273,3 +274,34 @@ class PortfolioRiskMonitor:
         if any(p.symbol == symbol for p in self.engine.ledger.positions()):
             log.info("session end: flattening %s", symbol)
             self.engine.flatten(symbol=symbol, source=OrderSource.RISK, reason="session_end")
+
+
+def calendar_session_end(instruments: InstrumentRegistry) -> SessionEnd:
+    """``session_end`` from each instrument's market calendar; 24/7 markets never flatten."""
+    from engine.calendars import get_calendar
+
+    def session_end(symbol: str, ts_ns: int) -> int | None:
+        inst = instruments.find(symbol)
+        if inst is None or inst.calendar == "24/7":
+            return None
+        try:
+            session = get_calendar(inst.calendar).session_of(ts_ns)
+        except Exception:  # outside the calendar's range: no session to end
+            return None
+        return None if session is None else session.close_ns
+
+    return session_end
+
+
+def calendar_day(name: str) -> DayOf:
+    """``day_of`` from a market calendar: the session's trading date (UTC date outside)."""
+    from engine.calendars import get_calendar
+
+    def day_of(ts_ns: int) -> date:
+        try:
+            session = get_calendar(name).session_of(ts_ns)
+        except Exception:
+            session = None
+        return session.label if session is not None else utc_day(ts_ns)
+
+    return day_of

@@ -124,3 +124,16 @@ def test_var_above_the_limit_blocks_entries():
         price(engine, clock, 70_000 * (1.02 if i % 2 else 0.98), i)  # +-2% swings every minute
     assert monitor.status("paper").var_pct > 0.5
     assert "VaR" in engine.entries_blocked_reason()
+
+
+def test_calendar_helpers_use_real_sessions():
+    from engine.instruments import InstrumentRegistry
+    from engine.models import crypto_spot
+    from engine.risk.portfolio import calendar_day, calendar_session_end
+
+    reg = InstrumentRegistry([SAMSUNG, crypto_spot("BTC/USDT")])
+    end = calendar_session_end(reg)
+    ts = 1_767_312_000 * 10**9 + 3 * 3600 * 10**9  # 2026-01-02 03:00 UTC = 12:00 KST
+    assert end("005930", ts) == 1_767_335_400 * 10**9  # 15:30 KST = 06:30 UTC
+    assert end("BTC/USDT", ts) is None
+    assert calendar_day("XKRX")(ts).isoformat() == "2026-01-02"

@@ -18,6 +18,16 @@ def _ensure_platform() -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def _set_icon(app) -> None:  # type: ignore[no-untyped-def]
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+
+    icon = resources.files("resources") / "icons" / "trading-terminal.png"
+    with resources.as_file(icon) as path:
+        app.setWindowIcon(QIcon(str(path)))
+
+
 def run_gui(args: argparse.Namespace) -> int:
     _ensure_platform()
     import qasync
@@ -30,6 +40,8 @@ def run_gui(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Trading Terminal")
     app.setOrganizationName("trading-terminal")
+    app.setDesktopFileName("trading-terminal")
+    _set_icon(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     apply_theme(app, "dark")

@@ -121,6 +121,8 @@ KRX_COMMISSION = Decimal("0.00015")
 # Securities transaction tax including the rural special tax (KOSPI), as totals.
 KRX_SELL_TAX: dict[str, tuple[tuple[date, Decimal], ...]] = {
     board: (
+        (date(1996, 7, 1), Decimal("0.0030")),
+        (date(2019, 5, 30), Decimal("0.0025")),
         (date(2021, 1, 1), Decimal("0.0023")),
         (date(2023, 1, 1), Decimal("0.0020")),
         (date(2024, 1, 1), Decimal("0.0018")),
@@ -129,7 +131,8 @@ KRX_SELL_TAX: dict[str, tuple[tuple[date, Decimal], ...]] = {
     )
     for board in ("KOSPI", "KOSDAQ")
 }
-KRX_SELL_TAX["KONEX"] = ((date(2021, 1, 1), Decimal("0.0010")),)
+KRX_SELL_TAX["KONEX"] = ((date(2013, 7, 1), Decimal("0.0030")),
+                         (date(2019, 5, 30), Decimal("0.0010")))
 
 
 @dataclass(frozen=True, slots=True)

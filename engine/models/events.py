@@ -82,3 +82,13 @@ class DataQualityEvent:
     message: str
     ts_ns: int
     count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A perpetual's funding rate (fraction per interval; positive: longs pay shorts)."""
+
+    symbol: str
+    rate: float
+    ts_ns: int
+    next_funding_ns: int = 0

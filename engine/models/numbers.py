@@ -9,6 +9,7 @@ the float (``0.1`` becomes ``Decimal("0.1")``, not ``0.1000000000000000055...``)
 
 from __future__ import annotations
 
+import numbers
 from decimal import Decimal, InvalidOperation
 
 Number = Decimal | int | float | str
@@ -27,10 +28,10 @@ def to_decimal(value: Number, *, what: str = "value") -> Decimal:
         result = value
     elif isinstance(value, bool):
         raise ValueError(f"{what} must be a number, got a bool")
-    elif isinstance(value, int):
-        return Decimal(value)
-    elif isinstance(value, float):
-        result = Decimal(repr(value))
+    elif isinstance(value, numbers.Integral):  # int, numpy integers
+        return Decimal(int(value))
+    elif isinstance(value, numbers.Real):  # float, numpy floats (whose repr is not a number)
+        result = Decimal(repr(float(value)))
     elif isinstance(value, str):
         try:
             result = Decimal(value.strip().replace(",", ""))

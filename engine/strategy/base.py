@@ -250,6 +250,11 @@ class Strategy:
             scores=dict(scores),
         ))
 
+    def subscribe(self, event_type: type, handler: Any) -> None:
+        """Receive other bus events (e.g. funding rates); dropped when the strategy stops."""
+        sub = self.engine.bus.subscribe(event_type, handler)
+        self.__dict__.setdefault("_subscriptions", []).append(sub)
+
     def set_timer(self, name: str, every_seconds: float) -> None:
         """Call ``on_timer(name, ts_ns)`` every ``every_seconds`` of engine time."""
         runner = getattr(self, "_runner", None)

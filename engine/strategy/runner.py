@@ -96,6 +96,8 @@ class StrategyRunner:
         self._unroute(strategy)
         for timer in self._timers.pop(strategy_id, []):
             timer.cancel()
+        for sub in strategy.__dict__.pop("_subscriptions", []):
+            self.engine.bus.unsubscribe(sub)
         self._call(strategy, "on_stop", stopping=True)
         self.save_state(strategy)
         self._set_state(strategy, state, detail)

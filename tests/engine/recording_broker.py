@@ -13,8 +13,10 @@ from engine.models import ConnectionState, Fill, Order, OrderStatus
 
 
 class RecordingBroker(Broker):
-    def __init__(self, name, bus, clock, *, auto_ack=True, unavailable=False):
+    def __init__(self, name, bus, clock, *, auto_ack=True, unavailable=False, fill_price=None):
+        """``fill_price(order) -> price`` makes every order fill in full at once."""
         super().__init__(name, bus, clock)
+        self.fill_price = fill_price
         self.auto_ack = auto_ack
         self.unavailable = unavailable
         self.placed: list[Order] = []
@@ -52,6 +54,8 @@ class RecordingBroker(Broker):
         if self.auto_ack:
             self.bus.publish(OrderUpdate(self.name, order.client_order_id, OrderStatus.ACCEPTED,
                                          self.clock.now_ns(), broker_order_id=f"B{len(self.placed)}"))
+        if self.fill_price is not None:
+            self.fill(order, order.quantity, self.fill_price(order))
 
     async def cancel_order(self, order):
         self.cancelled.append(order.client_order_id)

@@ -146,3 +146,12 @@ def test_tick_up_then_down_round_trips(price):
 def test_us_stock_defaults():
     aapl = us_stock("AAPL")
     assert aapl.calendar == "XNYS" and aapl.snap_price(123.456) == Decimal("123.46")
+
+
+def test_numpy_numbers_convert_exactly():
+    import numpy as np
+
+    assert to_decimal(np.float64(100.5)) == Decimal("100.5")
+    assert to_decimal(np.float32(0.25)) == Decimal("0.25")
+    assert to_decimal(np.int64(7)) == Decimal(7)
+    assert SAMSUNG.snap_price(np.float64(71_234.0)) == Decimal(71_200)

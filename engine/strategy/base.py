@@ -68,6 +68,8 @@ class Strategy:
     description: ClassVar[str] = ""
     timeframe: ClassVar[str] = "1m"
     params: ClassVar[dict[str, Param]] = {}
+    # Size multiplier set by a StrategyManager (adaptive allocation); 1 = as declared.
+    allocation: float = 1.0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -229,13 +231,14 @@ class Strategy:
                          symbol: str | None = None) -> Decimal:
         """Seed 004's sizing: floor(equity x fraction / price), snapped to the lot.
 
-        ``fraction`` defaults to the risk setting ``max_position_pct`` / 100.
+        ``fraction`` defaults to the risk setting ``max_position_pct`` / 100; the
+        result is scaled by ``allocation`` (adaptive allocation, default 1).
         """
         frac = fraction if fraction is not None else self.engine.risk.limits.max_position_pct / 100
         p = to_decimal(price, what="price")
         if p <= 0:
             return ZERO
-        raw = self.equity * to_decimal(frac) / p
+        raw = self.equity * to_decimal(frac) * to_decimal(self.allocation) / p
         inst = self.engine.instruments.find(symbol or self.symbol)
         qty = inst.snap_qty(raw) if inst is not None else raw.to_integral_value(ROUND_FLOOR)
         return max(qty, ZERO)

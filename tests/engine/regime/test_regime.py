@@ -60,9 +60,9 @@ def test_manager_runs_trend_strategies_in_trends_and_range_strategies_in_ranges(
     run = make_run(RangeTrading, "AAPL", {"lookback": 1000})
     engine = run.engine
     runner = StrategyRunner(engine)
-    trend = runner.add(TrendFollowing(engine, "AAPL", strategy_id="trend",
+    runner.add(TrendFollowing(engine, "AAPL", strategy_id="trend",
                                       params={"breakout": 10, "fast": 5, "slow": 10}))
-    ranger = runner.add(RangeTrading(engine, "AAPL", strategy_id="range", params={"lookback": 20}))
+    runner.add(RangeTrading(engine, "AAPL", strategy_id="range", params={"lookback": 20}))
     manager = StrategyManager(runner, "AAPL", detector=RegimeDetector(window=30))
     manager.manage("trend")
     manager.manage("range")

@@ -99,6 +99,7 @@ class TradingEngine:
         self.oms = OrderManager(self.bus, clock, journal, self.ledger, self.instruments, ids=ids,
                                 on_missed_fill=self._missed_fill)
         self.kill_switch = KillSwitch(journal, clock, self.bus)
+        self.oms.on_journal_failure = self._journal_failed
         self.risk = PreTradeRisk(
             limits or RiskLimits(), clock, self.instruments, self.oms, self.ledger, self.market,
             kill_switch_latched=lambda: self.kill_switch.latched,
@@ -377,6 +378,11 @@ class TradingEngine:
                       f"{self.config.broker_error_window_seconds:g} s (last: {exc})",
                       by="auto", source="broker_errors")
 
+    def _journal_failed(self, exc: Exception) -> None:
+        """Nothing may trade that cannot be journaled: stop everything."""
+        if not self.kill_switch.latched:
+            self.kill(f"the journal cannot be written ({exc})", by="auto", source="journal")
+
     def _missed_fill(self, broker: str) -> None:
         target = self.brokers.get(broker)
         if target is not None:
@@ -404,7 +410,10 @@ class TradingEngine:
                           broker=broker, client_order_id=client_order_id, severity=severity,
                           details=payload)
         self.journal.record_risk_event(event)
-        self.journal.flush()
+        try:
+            self.journal.flush()
+        except Exception:
+            log.exception("could not journal risk event %s", code)
         self.bus.publish(event)
 
 

@@ -118,6 +118,9 @@ class OrderManager:
         self._seen_fills: set[tuple[str, str]] = set()
         self.pending_cancels: set[str] = set()
         self.quarantined = 0
+        self.journal_failures = 0
+        self.on_journal_failure: Callable[[Exception], None] | None = None
+        self._batch: list[object] | None = None
         if subscribe:
             bus.subscribe(OrderUpdate, self.on_update)
             bus.subscribe(Fill, self.on_fill)
@@ -179,10 +182,10 @@ class OrderManager:
         self.journal.record_order(order, "new")
         submitted = dataclasses.replace(order, status=S.SUBMITTED)
         self.journal.record_order(submitted, "submitted")
-        self.journal.flush()
+        self._commit()
         self._store(submitted)
-        self.bus.publish(OrderEvent(order, None, now))
-        self.bus.publish(OrderEvent(submitted, S.NEW, now))
+        self._emit(OrderEvent(order, None, now))
+        self._emit(OrderEvent(submitted, S.NEW, now))
         return submitted
 
     def reject_locally(self, client_order_id: str, reason: str) -> None:
@@ -294,14 +297,70 @@ class OrderManager:
         )
         self.journal.record_fill(fill)
         self.journal.record_order(updated, "fill")
-        self.journal.flush()
+        self._commit()
         self._seen_fills.add((fill.broker, fill.fill_id))
         self._store(updated)
         position = self.ledger.apply_fill(fill, self._instrument(fill.symbol))
         now = fill.ts_ns
-        self.bus.publish(FillEvent(fill, updated, now))
-        self.bus.publish(OrderEvent(updated, order.status, now))
-        self.bus.publish(PositionEvent(position, now))
+        self._emit(FillEvent(fill, updated, now))
+        self._emit(OrderEvent(updated, order.status, now))
+        self._emit(PositionEvent(position, now))
+
+    # ---- journal first, then tell ----------------------------------------------
+    def _commit(self) -> None:
+        if self._batch is not None:
+            return  # the batch commits once at its end (group commit)
+        try:
+            self.journal.flush()
+        except Exception as exc:
+            self._journal_failed(exc)
+            raise
+
+    def _emit(self, event: object) -> None:
+        if self._batch is not None:
+            self._batch.append(event)
+        else:
+            self.bus.publish(event)
+
+    def _journal_failed(self, exc: Exception) -> None:
+        self.journal_failures += 1
+        log.critical("the journal could not be written: %s", exc)
+        # Not journaled (the journal is what failed), but everyone must hear of it.
+        self.bus.publish(RiskEvent(code="journal_failure", message=f"journal write failed: {exc}",
+                                   ts_ns=self.clock.now_ns(), severity="critical"))
+        if self.on_journal_failure is not None:
+            self.on_journal_failure(exc)
+
+    def apply_reports(self, reports: Iterable[object]) -> None:
+        """Process a burst of broker reports with one journal commit (group commit).
+
+        Events are published after that commit, in order. Live adapters that
+        receive several reports at once (a websocket batch) should use this.
+        """
+        if self._batch is not None:
+            raise RuntimeError("apply_reports is not reentrant")
+        self._batch = []
+        try:
+            for report in reports:
+                try:
+                    if isinstance(report, Fill):
+                        self.on_fill(report)
+                    elif isinstance(report, OrderUpdate):
+                        self.on_update(report)
+                    else:
+                        raise TypeError(f"not a broker report: {type(report).__name__}")
+                except Exception:  # one bad report must not cost the others
+                    log.exception("broker report %r could not be processed", report)
+            events = self._batch
+        finally:
+            self._batch = None
+        try:
+            self.journal.flush()
+        except Exception as exc:
+            self._journal_failed(exc)
+            raise
+        for event in events:
+            self.bus.publish(event)
 
     # ---- internals ----------------------------------------------------------
     def _transition(self, order: Order, status: OrderStatus, *, reason: str = "", kind: str,
@@ -311,13 +370,13 @@ class OrderManager:
             updated_ns=self.clock.now_ns(), **changes,
         )
         self.journal.record_order(updated, kind)
-        self.journal.flush()
+        self._commit()
         self._store(updated)
-        self.bus.publish(OrderEvent(updated, order.status, updated.updated_ns))
+        self._emit(OrderEvent(updated, order.status, updated.updated_ns))
 
     def _persist_silently(self, order: Order) -> None:
         self.journal.record_order(order, "broker_id")
-        self.journal.flush()
+        self._commit()
 
     def _store(self, order: Order) -> None:
         cid = order.client_order_id
@@ -375,8 +434,8 @@ class OrderManager:
             details={"report": _describe(report)},
         )
         self.journal.record_risk_event(event)
-        self.journal.flush()
-        self.bus.publish(event)
+        self._commit()
+        self._emit(event)
 
     # ---- restart ------------------------------------------------------------
     def rebuild(self) -> None:

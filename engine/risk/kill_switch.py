@@ -9,6 +9,7 @@ holds and persists the latch, which the pre-trade risk layer consults first.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 
 from engine.bus import EventBus
@@ -16,6 +17,7 @@ from engine.clock import Clock
 from engine.execution.journal import Journal
 
 STATE_KEY = "kill_switch"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,12 @@ class KillSwitch:
         self._set(KillSwitchState(False, self.clock.now_ns(), f"re-armed by {by}", by, "rearm"))
 
     def _set(self, state: KillSwitchState) -> None:
-        self.journal.save_state(STATE_KEY, asdict(state))
-        self.journal.flush()
+        # In memory first: a journal that cannot be written must not stop the latch.
         self._state = state
+        try:
+            self.journal.save_state(STATE_KEY, asdict(state))
+            self.journal.flush()
+        except Exception:
+            log.critical("kill switch state could not be persisted; it holds in memory",
+                         exc_info=True)
         self.bus.publish(KillSwitchEvent(state, state.since_ns))

@@ -196,3 +196,15 @@ def test_entries_blocked_lets_closing_orders_through():
     assert engine.submit(buy(qty=1, price=69_900)).rejection.code == "entries_blocked"
     sell = OrderIntent("005930", Side.SELL, 10, OrderType.LIMIT, 70_100)
     assert engine.submit(sell).accepted
+
+
+def test_journal_failure_throws_the_kill_switch_even_though_it_cannot_be_persisted():
+    from tests.engine.execution.test_oms import FailingJournal
+
+    journal = FailingJournal()
+    engine, broker, _ = make_engine(journal)
+    order = engine.submit(buy()).order
+    journal.broken = True
+    broker.fill(order, 10, 70_000)
+    assert engine.kill_switch.latched and engine.kill_switch.state.source == "journal"
+    assert engine.submit(buy(qty=1)).rejection.code == "kill_switch"

@@ -256,3 +256,47 @@ class OMSMachine(RuleBasedStateMachine):
 
 TestOMSMachine = OMSMachine.TestCase
 TestOMSMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+def test_a_burst_of_reports_is_one_commit_and_events_follow_it():
+    bus, oms, journal, ledger = make_oms()
+    orders = [new_order(oms, qty=2) for _ in range(5)]
+    flushes = journal.flushes
+    heard: list[object] = []
+    bus.subscribe(FillEvent, lambda e: heard.append((journal.flushes, e.fill.fill_id)))
+    reports = []
+    for i, o in enumerate(orders):
+        reports += [ack(o), fill_for(o, 2 * i, 1), fill_for(o, 2 * i + 1, 1)]
+    reports.append("garbage")  # one bad report does not cost the others
+    oms.apply_reports(reports)
+    assert journal.flushes == flushes + 1
+    assert [fid for _, fid in heard] == [f"F{i}" for i in range(10)]
+    assert all(n == flushes + 1 for n, _ in heard)  # everyone heard after the commit
+    assert all(oms.get(o.client_order_id).status is S.FILLED for o in orders)
+    assert ledger.position("paper", INST.symbol).quantity == 10
+
+
+class FailingJournal(MemoryJournal):
+    def __init__(self):
+        super().__init__()
+        self.broken = False
+
+    def flush(self):
+        if self.broken:
+            raise OSError("disk full")
+        super().flush()
+
+
+def test_journal_failure_applies_nothing_and_raises_the_alarm():
+    journal = FailingJournal()
+    bus, oms, _, ledger = make_oms(journal)
+    alarms: list[RiskEvent] = []
+    failures: list[Exception] = []
+    bus.subscribe(RiskEvent, alarms.append)
+    oms.on_journal_failure = failures.append
+    order = new_order(oms)
+    journal.broken = True
+    bus.publish(fill_for(order, 1, 5))
+    assert oms.get(order.client_order_id).filled_qty == 0  # nothing half-applied
+    assert ledger.position("paper", INST.symbol).quantity == 0
+    assert alarms[-1].code == "journal_failure" and "disk full" in str(failures[-1])

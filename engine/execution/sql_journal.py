@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import fields
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -60,8 +60,13 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
 
 
+_ORDER_FIELDS = tuple(f.name for f in fields(Order))
+
+
 def order_row(order: Order) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in asdict(order).items()}
+    # Not dataclasses.asdict: it deep-copies every field and was most of the
+    # journal's cost per fill.
+    return {name: _plain(getattr(order, name)) for name in _ORDER_FIELDS}
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -114,8 +119,7 @@ class SqlJournal(Journal):
                              order.status.value, _json(row)))
 
     def record_fill(self, fill: Fill) -> None:
-        row = {k: _plain(v) for k, v in asdict(fill).items()}
-        self._fills.append(tuple(row[c] for c in _FILL_COLS))
+        self._fills.append(tuple(_plain(getattr(fill, c)) for c in _FILL_COLS))
 
     def record_risk_event(self, event: RiskEvent) -> None:
         self._risk.append((event.ts_ns, event.code, event.severity, event.message, event.symbol,

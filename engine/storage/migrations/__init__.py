@@ -1,0 +1,1 @@
+"""Alembic migration environment and revision scripts (shipped with the package)."""

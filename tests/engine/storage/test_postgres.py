@@ -1,0 +1,63 @@
+"""The same storage on PostgreSQL, when a server is given.
+
+Set TRADING_TERMINAL_TEST_PG_URL to an empty scratch database, e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/scratch``; skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from engine.models import krx_stock
+from engine.storage import (
+    Database,
+    bar_symbols,
+    load_bars,
+    load_instrument,
+    save_instrument,
+    schema,
+    upsert_bars,
+)
+from tests.engine.storage.conftest import ohlcv
+
+PG_URL = os.environ.get("TRADING_TERMINAL_TEST_PG_URL")
+pytestmark = pytest.mark.skipif(not PG_URL, reason="TRADING_TERMINAL_TEST_PG_URL not set")
+
+
+@pytest.fixture
+def pg():
+    pytest.importorskip("psycopg")
+    db = Database(PG_URL)
+    with db.begin() as conn:
+        for table in reversed(schema.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield db
+    db.close()
+
+
+def test_postgres_schema_matches_and_bars_upsert(pg):
+    with pg.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, schema.metadata) == []
+    frame = ohlcv(2000)
+    frame["trades"] = 3
+    upsert_bars(pg, "X", "1m", frame)
+    replaced = ohlcv(500, start="2024-01-02 00:30", seed=5)
+    upsert_bars(pg, "X", "1m", replaced)
+    back = load_bars(pg, "X", "1m")
+    assert len(back) == 2000
+    pd.testing.assert_frame_equal(back.loc[replaced.index, replaced.columns], replaced,
+                                  check_freq=False)
+    assert bar_symbols(pg)[0].count == 2000
+
+
+def test_postgres_instruments_round_trip(pg):
+    inst = krx_stock("005930", name="Samsung Electronics")
+    save_instrument(pg, inst)
+    save_instrument(pg, inst)
+    assert load_instrument(pg, "005930", "KRX") == inst

@@ -11,7 +11,9 @@ milliseconds, microseconds or nanoseconds, told apart by size; from 1973 on).
 Every rule is checked on the whole file before anything is written, and a file
 that breaks one is refused with a ``DataValidationError`` naming the file, the
 line (as an editor numbers it: the header is line 1; for Parquet, the 1-based
-row) and the rule, for the first few offending lines, with the total count:
+row) and the rule, for the first few offending lines, with the total count
+(blank lines are skipped but still counted; a quoted field spanning lines, which
+no OHLCV export writes, would shift the numbers after it):
 
 * times are present, parseable, and in a known zone: text without a UTC offset
   needs ``tz`` (e.g. ``Asia/Seoul``); times with an offset are converted to UTC;

@@ -31,9 +31,10 @@ class SmaCross(Strategy):
         prev, self.prev_diff = self.prev_diff, diff
         if not (prev == prev and diff == diff):  # NaN while warming up
             return
-        if prev <= 0 < diff and self.position() == 0:
+        # Strict crossings, like backtesting.py's crossover(): an exact tie is no cross.
+        if prev < 0 < diff and self.position() == 0:
             qty = self.size or self.size_by_fraction(bar.close)
             if qty:
                 self.buy(qty, tag="cross_up")
-        elif prev >= 0 > diff and self.position() > 0:
+        elif prev > 0 > diff and self.position() > 0:
             self.close(tag="cross_down")

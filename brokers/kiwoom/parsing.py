@@ -1,0 +1,415 @@
+"""Kiwoom's raw strings -> the engine's records. Pure functions, no I/O.
+
+The control returns every value as a string, often signed and zero-padded:
+
+* real-time prices carry the direction against the previous close as a sign
+  (``"+71200"`` up, ``"-70900"`` down): the price is the absolute value;
+* the trade volume FID 15 is signed by the aggressor (``"+15"`` a buy took the
+  offer, ``"-3"`` a sell hit the bid);
+* account TRs pad with zeros (``"000000071200"``, ``"-00000150"``), minute bars
+  sign their prices like real-time data, daily bars do not;
+* codes in chejan and balances are ``"A005930"``;
+* times are KST ``HHMMSS`` without a date (real-time, chejan) or full
+  ``YYYYMMDDHHMMSS`` / ``YYYYMMDD`` in history.
+
+Parsers of streaming data return ``None`` for a malformed record (the caller
+counts it) instead of raising into the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+
+from engine.models import BookLevel, OrderBook, Side, Tick
+
+KST = timezone(timedelta(hours=9))  # Korea keeps no daylight saving time
+NS = 1_000_000_000
+DAY_NS = 86_400 * NS
+SESSION_OPEN_MINUTE = 9 * 60  # KRX regular session opens 09:00 KST
+_EMPTY_ORDER_NO = frozenset({"", "0", "0000000"})
+
+
+# ---- scalars ---------------------------------------------------------------------------
+def to_int(raw: str | int) -> int:
+    """``"+0071200"`` -> 71200, ``"-00000150"`` -> -150, ``""`` -> 0; else ValueError."""
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip().replace(",", "")
+    if not text:
+        return 0
+    sign = -1 if text[0] == "-" else 1
+    digits = text.lstrip("+-")
+    if not digits.isdigit():
+        raise ValueError(f"not an integer: {raw!r}")
+    return sign * int(digits)
+
+
+def to_price(raw: str | int) -> int:
+    """A price without its direction sign."""
+    return abs(to_int(raw))
+
+
+def to_decimal(raw: str) -> Decimal:
+    text = str(raw).strip().replace(",", "")
+    if not text:
+        return Decimal(0)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {raw!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {raw!r}")
+    return value
+
+
+def code_of(raw: str) -> str:
+    """``"A005930"`` -> ``"005930"`` (chejan and balances prefix the market letter)."""
+    text = str(raw).strip()
+    if len(text) == 7 and text[0].isalpha() and text[1:].isdigit():
+        return text[1:]
+    return text
+
+
+def order_no(raw: str) -> str:
+    text = str(raw).strip()
+    return "" if text in _EMPTY_ORDER_NO or not text.strip("0") else text
+
+
+# ---- time ------------------------------------------------------------------------------
+def kst_date(ts_ns: int) -> date:
+    return datetime.fromtimestamp(ts_ns / NS, KST).date()
+
+
+def kst_ns(day: date, hhmmss: str) -> int:
+    """Nanoseconds (UTC epoch) of ``HHMMSS`` KST on ``day``; ValueError if not a time."""
+    text = str(hhmmss).strip()
+    if len(text) != 6 or not text.isdigit():
+        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
+    h, m, s = int(text[:2]), int(text[2:4]), int(text[4:])
+    if h > 23 or m > 59 or s > 59:
+        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
+    moment = datetime(day.year, day.month, day.day, h, m, s, tzinfo=KST)
+    return int(moment.timestamp()) * NS
+
+
+def event_ts_ns(hhmmss: str, now_ns: int) -> int:
+    """A real-time or chejan ``HHMMSS`` placed on the KST day it happened.
+
+    The control sends no date: the day is today's (KST) by ``now_ns``, except a
+    time more than an hour ahead of now, which is yesterday's (an event from
+    just before midnight arriving just after it).
+    """
+    ts = kst_ns(kst_date(now_ns), hhmmss)
+    if ts - now_ns > 3600 * NS:
+        ts -= DAY_NS
+    return ts
+
+
+# ---- real-time ---------------------------------------------------------------------------
+def trade_tick(code: str, fids: dict[str, str], now_ns: int) -> Tick | None:
+    """주식체결 -> Tick: price FID 10 (sign stripped), size |FID 15| with its sign as the
+    aggressor, time FID 20; ``trade_id`` from time and cumulative volume (FID 13)."""
+    try:
+        price = to_price(fids["10"])
+        volume = to_int(fids["15"])
+        hhmmss = fids["20"].strip()
+        ts = event_ts_ns(hhmmss, now_ns)
+        cumulative = to_int(fids.get("13", ""))
+    except (KeyError, ValueError, AttributeError):
+        return None
+    if price <= 0:
+        return None
+    aggressor = Side.BUY if volume > 0 else Side.SELL if volume < 0 else None
+    return Tick(symbol=code, ts_ns=ts, price=float(price), size=float(abs(volume)),
+                aggressor=aggressor, trade_id=f"{hhmmss}-{cumulative}" if cumulative else "")
+
+
+def best_quotes(fids: dict[str, str]) -> tuple[float, float] | None:
+    """(best ask FID 27, best bid FID 28) with their signs stripped."""
+    try:
+        return float(to_price(fids["27"])), float(to_price(fids["28"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def order_book(code: str, fids: dict[str, str], now_ns: int, depth: int = 10) -> OrderBook | None:
+    """주식호가잔량 -> OrderBook: ask prices 41-50 / quantities 61-70, bids 51-60 / 71-80.
+
+    Empty levels (price 0) are left out. A book whose sides are not in price
+    order is malformed and gives None.
+    """
+    try:
+        ts = event_ts_ns(fids["21"], now_ns)
+        asks = _levels(fids, 41, 61, depth)
+        bids = _levels(fids, 51, 71, depth)
+    except (KeyError, ValueError, AttributeError):
+        return None
+    if any(a.price >= b.price for a, b in zip(asks, asks[1:], strict=False)) or \
+            any(a.price <= b.price for a, b in zip(bids, bids[1:], strict=False)):
+        return None
+    return OrderBook(symbol=code, ts_ns=ts, bids=tuple(bids), asks=tuple(asks))
+
+
+def _levels(fids: dict[str, str], price_fid: int, qty_fid: int, depth: int) -> list[BookLevel]:
+    levels = []
+    for i in range(min(depth, 10)):
+        price = to_price(fids[str(price_fid + i)])
+        if price <= 0:
+            continue
+        levels.append(BookLevel(float(price), float(abs(to_int(fids[str(qty_fid + i)])))))
+    return levels
+
+
+# ---- chejan ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ChejanOrder:
+    """OnReceiveChejanData gubun 0: one order's state (접수/체결/확인), per order number."""
+
+    account: str
+    order_no: str
+    orig_no: str
+    code: str
+    status: str  # 접수 | 체결 | 확인 | 거부 ...
+    kind: str  # new | modify | cancel
+    side: Side
+    order_qty: int
+    order_price: int
+    unfilled: int
+    cum_qty: int  # FID 911: filled so far on this order number
+    cum_amount: int  # FID 903: value filled so far
+    fill_no: str
+    fill_price: int  # FID 910 (914 when 910 is empty)
+    fill_qty: int  # FID 915
+    ts_ns: int
+    market: bool
+    reject_reason: str
+
+    @property
+    def is_fill(self) -> bool:
+        return self.status == "체결" and bool(self.fill_no) and self.cum_qty > 0
+
+
+def chejan_order(fids: dict[str, str], now_ns: int) -> ChejanOrder:
+    """Parse gubun 0; raises ValueError naming the bad field."""
+    kind_text = fids.get("905", "").strip()
+    kind = "cancel" if "취소" in kind_text else "modify" if "정정" in kind_text else "new"
+    side_code = fids.get("907", "").strip()
+    if side_code in ("1", "2"):
+        side = Side.SELL if side_code == "1" else Side.BUY
+    elif "매도" in kind_text:
+        side = Side.SELL
+    elif "매수" in kind_text:
+        side = Side.BUY
+    else:
+        raise ValueError(f"chejan without a side (907={side_code!r}, 905={kind_text!r})")
+    number = order_no(fids.get("9203", ""))
+    if not number:
+        raise ValueError("chejan without an order number (9203)")
+    hhmmss = fids.get("908", "").strip()
+    ts = event_ts_ns(hhmmss, now_ns) if hhmmss else now_ns
+    fill_price = to_price(fids.get("910", "")) or to_price(fids.get("914", ""))
+    return ChejanOrder(
+        account=fids.get("9201", "").strip(), order_no=number,
+        orig_no=order_no(fids.get("904", "")), code=code_of(fids.get("9001", "")),
+        status=fids.get("913", "").strip(), kind=kind, side=side,
+        order_qty=abs(to_int(fids.get("900", ""))), order_price=to_price(fids.get("901", "")),
+        unfilled=abs(to_int(fids.get("902", ""))), cum_qty=abs(to_int(fids.get("911", ""))),
+        cum_amount=abs(to_int(fids.get("903", ""))), fill_no=fids.get("909", "").strip(),
+        fill_price=fill_price, fill_qty=abs(to_int(fids.get("915", ""))), ts_ns=ts,
+        market="시장가" in fids.get("906", ""), reject_reason=fids.get("919", "").strip(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChejanBalance:
+    """OnReceiveChejanData gubun 1: a holding after a fill."""
+
+    account: str
+    code: str
+    qty: int
+    avg_price: int
+    sellable: int
+    cash: int | None
+    last: int
+
+
+def chejan_balance(fids: dict[str, str]) -> ChejanBalance:
+    cash = fids.get("951", "").strip()
+    return ChejanBalance(
+        account=fids.get("9201", "").strip(), code=code_of(fids.get("9001", "")),
+        qty=abs(to_int(fids.get("930", ""))), avg_price=to_price(fids.get("931", "")),
+        sellable=abs(to_int(fids.get("933", ""))), cash=to_int(cash) if cash else None,
+        last=to_price(fids.get("10", "")),
+    )
+
+
+# ---- TR results --------------------------------------------------------------------------
+def rows_as_dicts(items: Sequence[str], rows: Sequence[Sequence[str]]) -> list[dict[str, str]]:
+    return [dict(zip(items, row, strict=False)) for row in rows]
+
+
+DAILY_ITEMS = ("일자", "시가", "고가", "저가", "현재가", "거래량")
+MINUTE_ITEMS = ("체결시간", "시가", "고가", "저가", "현재가", "거래량")
+
+
+def _frame(times: list[int], opens: list[int], highs: list[int], lows: list[int],
+           closes: list[int], volumes: list[int]) -> pd.DataFrame:
+    index = pd.DatetimeIndex(pd.to_datetime(np.asarray(times, dtype="int64"), unit="ns",
+                                            utc=True), name="time")
+    frame = pd.DataFrame({"open": np.asarray(opens, dtype=float),
+                          "high": np.asarray(highs, dtype=float),
+                          "low": np.asarray(lows, dtype=float),
+                          "close": np.asarray(closes, dtype=float),
+                          "volume": np.asarray(volumes, dtype=float)}, index=index)
+    frame = frame[~frame.index.duplicated(keep="last")]
+    return frame.sort_index()
+
+
+def daily_bars(rows: Sequence[dict[str, str]]) -> pd.DataFrame:
+    """opt10081 rows -> OHLCV frame; each bar labelled with its session open (09:00 KST)."""
+    out: tuple[list[int], ...] = ([], [], [], [], [], [])
+    for row in rows:
+        day = row.get("일자", "").strip()
+        if not day:
+            continue
+        moment = datetime.strptime(day, "%Y%m%d").replace(hour=9, tzinfo=KST)
+        values = (int(moment.timestamp()) * NS, to_price(row["시가"]), to_price(row["고가"]),
+                  to_price(row["저가"]), to_price(row["현재가"]), abs(to_int(row["거래량"])))
+        for column, value in zip(out, values, strict=True):
+            column.append(value)
+    return _frame(*out)
+
+
+def minute_open_ns(label: str, minutes: int) -> int:
+    """Open time of the opt10080 bar labelled ``YYYYMMDDHHMMSS`` (its end time).
+
+    Buckets are aligned to the 09:00 open, so the session's last, shorter bucket
+    (15:00-15:30 for 60 minutes) opens on the grid, not ``minutes`` before 15:30.
+    """
+    end = datetime.strptime(label.strip(), "%Y%m%d%H%M%S").replace(tzinfo=KST)
+    session_open = end.replace(hour=SESSION_OPEN_MINUTE // 60, minute=SESSION_OPEN_MINUTE % 60,
+                               second=0)
+    since_open_s = int((end - session_open).total_seconds())
+    # The bar ending at ``end`` holds the second before it: floor((t - 1 s) / length).
+    bucket = ((since_open_s - 1) // (minutes * 60)) * minutes
+    start = session_open + timedelta(minutes=bucket)
+    return int(start.timestamp()) * NS
+
+
+def minute_bars(rows: Sequence[dict[str, str]], minutes: int) -> pd.DataFrame:
+    """opt10080 rows (signed prices, end-time labels) -> OHLCV frame on bar open times."""
+    out: tuple[list[int], ...] = ([], [], [], [], [], [])
+    for row in rows:
+        label = row.get("체결시간", "").strip()
+        if not label:
+            continue
+        values = (minute_open_ns(label, minutes), to_price(row["시가"]), to_price(row["고가"]),
+                  to_price(row["저가"]), to_price(row["현재가"]), abs(to_int(row["거래량"])))
+        for column, value in zip(out, values, strict=True):
+            column.append(value)
+    return _frame(*out)
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    cash: int  # 예수금
+    d2_cash: int  # d+2추정예수금
+    orderable: int  # 주문가능금액
+
+
+DEPOSIT_ITEMS = ("예수금", "d+2추정예수금", "주문가능금액")
+
+
+def deposit(single: dict[str, str]) -> Deposit:
+    """opw00001 single data."""
+    return Deposit(cash=to_int(single.get("예수금", "")),
+                   d2_cash=to_int(single.get("d+2추정예수금", "")),
+                   orderable=to_int(single.get("주문가능금액", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    code: str
+    name: str
+    qty: int
+    avg_price: int
+    sellable: int
+    last: int
+    pnl: int
+
+
+HOLDING_ITEMS = ("종목번호", "종목명", "보유수량", "매입가", "매매가능수량", "현재가", "평가손익")
+
+
+def holdings(rows: Sequence[dict[str, str]]) -> list[Holding]:
+    """opw00018 multi data (one row per stock)."""
+    out = []
+    for row in rows:
+        code = code_of(row.get("종목번호", ""))
+        if not code:
+            continue
+        out.append(Holding(code=code, name=row.get("종목명", "").strip(),
+                           qty=abs(to_int(row.get("보유수량", ""))),
+                           avg_price=to_price(row.get("매입가", "")),
+                           sellable=abs(to_int(row.get("매매가능수량", ""))),
+                           last=to_price(row.get("현재가", "")),
+                           pnl=to_int(row.get("평가손익", ""))))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrder:
+    """One order of today as opt10075 (outstanding) or opt10076 (all, with fills) lists it."""
+
+    order_no: str
+    orig_no: str
+    code: str
+    side: Side
+    kind: str  # new | modify
+    status: str
+    qty: int
+    price: int
+    unfilled: int
+    cum_qty: int
+    cum_amount: int | None  # exact 체결누계금액 when the TR has it
+    avg_fill_price: int
+    hhmmss: str
+    market: bool
+
+
+ORDER_ITEMS = ("주문번호", "원주문번호", "종목코드", "주문구분", "주문상태", "주문수량", "주문가격",
+               "미체결수량", "체결량", "체결가", "매매구분")
+OUTSTANDING_ITEMS = (*ORDER_ITEMS, "체결누계금액", "시간")
+FILLED_ITEMS = (*ORDER_ITEMS, "주문시간")
+
+
+def venue_orders(rows: Sequence[dict[str, str]]) -> list[VenueOrder]:
+    out = []
+    for row in rows:
+        number = order_no(row.get("주문번호", ""))
+        if not number:
+            continue
+        kind_text = row.get("주문구분", "").strip()
+        if "취소" in kind_text:
+            continue  # a cancel order never works in the market
+        side = Side.SELL if ("매도" in kind_text or kind_text.startswith("-")) else Side.BUY
+        amount = row.get("체결누계금액")
+        cum_qty = abs(to_int(row.get("체결량", "")))
+        out.append(VenueOrder(
+            order_no=number, orig_no=order_no(row.get("원주문번호", "")),
+            code=code_of(row.get("종목코드", "")), side=side,
+            kind="modify" if "정정" in kind_text else "new",
+            status=row.get("주문상태", "").strip(), qty=abs(to_int(row.get("주문수량", ""))),
+            price=to_price(row.get("주문가격", "")),
+            unfilled=abs(to_int(row.get("미체결수량", ""))), cum_qty=cum_qty,
+            cum_amount=abs(to_int(amount)) if amount not in (None, "") else None,
+            avg_fill_price=to_price(row.get("체결가", "")),
+            hhmmss=(row.get("시간") or row.get("주문시간") or "").strip(),
+            market="시장가" in row.get("매매구분", "")))
+    return out

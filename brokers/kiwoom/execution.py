@@ -184,7 +184,6 @@ class KiwoomBroker(Broker):
         except UserError as exc:
             self._set_state(ConnectionState.FAILED, str(exc))
             raise
-        self._set_state(ConnectionState.CONNECTING, "starting the Kiwoom bridge")
         options = dict(backoff_initial=self.config.restart_backoff_s,
                        backoff_max=self.config.restart_backoff_max_s,
                        health_interval=self.config.health_interval_s,

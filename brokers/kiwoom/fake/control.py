@@ -100,7 +100,6 @@ def padded(value: int, width: int = 12) -> str:
 class FakeKiwoomControl:
     """See the module docstring. ``options``:
 
-    ``login_errors``: OnEventConnect codes for the next logins (-100/-101/-102),
     ``login_delay``/``tr_delay`` seconds, ``chejan_before_reply``: deliver 접수
     before the order's OnReceiveTrData (an order Kiwoom is known to use at times).
     """
@@ -109,7 +108,6 @@ class FakeKiwoomControl:
                  **options: Any) -> None:
         self.scheduler = scheduler
         self.server = server
-        self.login_errors: list[int] = [int(e) for e in options.get("login_errors", [])]
         self.login_delay = float(options.get("login_delay", 0.01))
         self.tr_delay = float(options.get("tr_delay", 0.002))
         self.chejan_before_reply = bool(options.get("chejan_before_reply", False))
@@ -180,7 +178,8 @@ class FakeKiwoomControl:
 
     # ---- login ----------------------------------------------------------------------
     def CommConnect(self) -> int:  # noqa: N802
-        err = self.login_errors.pop(0) if self.login_errors else 0
+        # Login outcomes belong to the server side: they outlive a restarted control.
+        err = self.server.login_errors.pop(0) if self.server.login_errors else 0
 
         def answer() -> None:
             self.connected = err == 0
@@ -628,7 +627,7 @@ class FakeKiwoomControl:
                     "registrations": {s: sorted(r) for s, r in self.registrations.items() if r},
                     "calls": dict(self.calls)}
         if action == "login_errors":
-            self.login_errors = [int(e) for e in args.get("codes", [])]
+            self.server.login_errors = [int(e) for e in args.get("codes", [])]
             return {}
         if action == "disconnect":
             self.connected = False

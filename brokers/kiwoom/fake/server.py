@@ -137,7 +137,8 @@ class FakeKiwoomServer:
                  universe: tuple[Stock, ...] = DEFAULT_UNIVERSE,
                  commission: Decimal | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 history_days: int = 1_000, minute_days: int = 3) -> None:
+                 history_days: int = 1_000, minute_days: int = 3,
+                 login_errors: list[int] | None = None) -> None:
         if server not in ("mock", "real"):
             raise ValueError("server must be 'mock' or 'real'")
         self.server = server
@@ -149,6 +150,8 @@ class FakeKiwoomServer:
         self.minute_days = minute_days
         self.state_path = Path(state_path) if state_path else None
         self.listeners: list[VenueListener] = []
+        # OnEventConnect codes for the next logins (-100 / -101 / -102), then 0.
+        self.login_errors = [int(e) for e in (login_errors or [])]
         self.session_open = True
         self.accounts = {a: AccountState(cash) for a in accounts}
         self.orders: dict[str, VenueOrder] = {}

@@ -14,7 +14,7 @@ Settings are those of ``PaperConfig.from_settings`` (``initial_cash``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from brokers.paper.account import VenueAccount
@@ -28,11 +28,18 @@ from engine.models import Instrument
 
 def create_broker(*, name: str = "paper", bus: EventBus, clock: Clock,
                   instruments: Iterable[Instrument] = (), bar_source: BarSource | None = None,
-                  config: PaperConfig | None = None, **settings: Any) -> PaperBroker:
-    """Build a paper venue; ``settings`` are validated (``ConfigError`` names a bad key)."""
+                  config: PaperConfig | None = None, settings: Mapping[str, Any] | None = None,
+                  **more_settings: Any) -> PaperBroker:
+    """Build a paper venue.
+
+    Settings come as a ``settings`` mapping (a TOML table), as keyword arguments,
+    or both (keywords win); they are validated and a bad one raises a
+    ``ConfigError`` naming it. ``config`` passes a ready ``PaperConfig`` instead.
+    """
+    merged = {**(settings or {}), **more_settings}
     if config is None:
-        config = PaperConfig.from_settings(settings, where=f"[brokers.{name}]")
-    elif settings:
+        config = PaperConfig.from_settings(merged, where=f"[brokers.{name}]")
+    elif merged:
         raise TypeError("pass either config= or settings, not both")
     return PaperBroker(name, bus, clock, config=config, instruments=instruments,
                        bar_source=bar_source)

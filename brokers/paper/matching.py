@@ -13,8 +13,9 @@ then ignored for matching):
 
 * An arriving order that can trade takes liquidity at once (TAKER). With an
   order book it walks the opposite side level by level, up to its limit,
-  never reusing size it already took from the same snapshot; without a book it
-  trades its whole quantity at the last trade price. A market order's
+  never reusing size it already took from the same snapshot; without a book a
+  market order, or a limit the last trade price is through (the same rule as
+  for resting limits below), trades its whole quantity at the last price. A market order's
   remainder once the book is exhausted is cancelled; an IOC remainder is
   cancelled; a FOK order that cannot fill completely is cancelled with no fill.
 * A resting limit fills only when a trade prints THROUGH it: a buy at L needs
@@ -274,7 +275,7 @@ class MatchingEngine:
         self._finish(m, wo, status, reason)
 
     def rematch(self, wo: WorkingOrder) -> None:
-        """``wo`` was amended: in tick mode it may now be marketable."""
+        """``wo``'s limit price was amended: in tick mode it may now be marketable."""
         m = self.markets[wo.symbol]
         if not wo.done and m.tick_mode and m.has_price:
             self._evaluate(m, wo)
@@ -293,7 +294,7 @@ class MatchingEngine:
             return level is not None and (level.price <= wo.limit_f if wo.buy
                                           else level.price >= wo.limit_f)
         ref = m.reference()
-        return ref is not None and (ref <= wo.limit_f if wo.buy else ref >= wo.limit_f)
+        return ref is not None and self._crosses(wo, ref)
 
     def estimate_price(self, wo: WorkingOrder) -> Decimal | None:
         """What a market order of ``wo``'s size is likely to pay (for cash checks)."""
@@ -363,9 +364,19 @@ class MatchingEngine:
             return
         if book is not None:
             self._run(m, wo, self._walk(m, wo, wo.limit_f))
-        elif wo.buy and m.last <= wo.limit_f or not wo.buy and m.last >= wo.limit_f:
+        elif self._crosses(wo, m.last):
             self._run(m, wo, [(wo.remaining, inst.snap_price(m.last), TAKER, None)])
         self._after_first_look(m, wo)
+
+    def _crosses(self, wo: WorkingOrder, price: float) -> bool:
+        """Without a book: a trade at ``price`` is through the limit (or at it, on touch).
+
+        The same rule as for resting orders, so an order is not filled on arrival
+        by a print that would not have filled it had it been resting.
+        """
+        if wo.buy:
+            return price < wo.limit_f or (self.touch and price == wo.limit_f)
+        return price > wo.limit_f or (self.touch and price == wo.limit_f)
 
     def _after_first_look(self, m: Market, wo: WorkingOrder) -> None:
         if not wo.done and wo.remaining > 0 and (wo.tif is IOC or wo.tif is FOK):
@@ -422,7 +433,7 @@ class MatchingEngine:
             fill = self._slipped(inst, inst.snap_price(price), wo.buy)
             self._run(m, wo, [(wo.remaining, fill, TAKER, None)])
             return
-        if price <= wo.limit_f if wo.buy else price >= wo.limit_f:
+        if self._crosses(wo, price):
             self._run(m, wo, [(wo.remaining, inst.snap_price(price), TAKER, None)])
         self._after_first_look(m, wo)
 

@@ -502,7 +502,8 @@ class PaperBroker(Broker):
             self.matching.reprioritise(wo)  # loses its place in the queue
         self._report(wo.cid, wo.status, broker_order_id=wo.boid, quantity=new_qty,
                      price=new_price if price is not None else None, filled_qty=wo.filled)
-        self.matching.rematch(wo)
+        if new_price != old[1]:
+            self.matching.rematch(wo)
         return ""
 
     def _reserve_remaining(self, wo: WorkingOrder) -> str:

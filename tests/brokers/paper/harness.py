@@ -60,8 +60,11 @@ class Harness:
         self.inst = (instruments or (TEST,))[0]
         self.updates: list[OrderUpdate] = []
         self.fills: list[Fill] = []
+        self.reports: list[OrderUpdate | Fill] = []  # both, in the order published
         self.bus.subscribe(OrderUpdate, self.updates.append)
         self.bus.subscribe(Fill, self.fills.append)
+        self.bus.subscribe(OrderUpdate, self.reports.append)
+        self.bus.subscribe(Fill, self.reports.append)
         run(self.venue.connect())
         self._ids = itertools.count(1)
         self.bar_ts = start

@@ -119,7 +119,7 @@ def test_price_time_priority_shares_the_trade_size():
 def test_resting_sell_limit_fills_when_a_trade_prints_above_it():
     h = Harness()
     h.trade(100)
-    h.buy(5, 100, tif=IOC)  # buy something to sell
+    h.buy(5)  # something to sell
     sell = h.sell(5, 102)
     h.trade(102, size=9)
     assert h.fills_of(sell) == []
@@ -145,7 +145,7 @@ def test_stop_market_triggers_on_a_trade_at_its_stop_and_pays_slippage_away_from
 def test_sell_stop_triggers_on_touch():
     h = Harness()
     h.trade(100)
-    h.buy(4, 100, tif=IOC)
+    h.buy(4)
     stop = h.place("SELL", 4, OrderType.STOP, stop=95)
     h.trade(96)
     assert h.fills_of(stop) == []
@@ -189,8 +189,12 @@ def test_without_a_book_a_marketable_limit_or_market_order_trades_at_the_last_pr
     h.trade(100)
     assert h.fills_of(h.buy(3, 102)) == [(D(3), D(100))]
     assert h.fills_of(h.buy(3)) == [(D(3), D(100))]
-    rests = h.buy(3, 99)
+    # At the last price is not through it: it rests, like a resting order would.
+    rests = h.buy(3, 100)
     assert h.fills_of(rests) == [] and h.status(rests) is S.ACCEPTED
+    touch = Harness(fill_on_touch=True)
+    touch.trade(100)
+    assert touch.fills_of(touch.buy(3, 100)) == [(D(3), D(100))]
 
 
 def test_post_only_is_rejected_when_it_would_take_liquidity():

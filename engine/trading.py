@@ -393,12 +393,14 @@ class TradingEngine:
 
     # ---- internals ------------------------------------------------------------------
     def _mark_tick(self, tick: Tick) -> None:
-        if self.ledger.brokers():
-            self.ledger.mark(tick.symbol, to_decimal(tick.price))
+        price = tick.price
+        if price > 0 and price != float("inf"):  # NaN and garbage never become a mark
+            self.ledger.mark(tick.symbol, price)
 
     def _mark_bar(self, bar: Bar) -> None:
-        if self.ledger.brokers():
-            self.ledger.mark(bar.symbol, to_decimal(bar.close))
+        price = bar.close
+        if price > 0 and price != float("inf"):
+            self.ledger.mark(bar.symbol, price)
 
     def _risk_event(self, code: str, message: str, severity: str, *, symbol: str = "",
                     broker: str = "", client_order_id: str = "",

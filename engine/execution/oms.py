@@ -45,6 +45,7 @@ from engine.models import (
 )
 from engine.models.events import PositionEvent
 from engine.models.numbers import ZERO
+from engine.models.orders import evolve
 from engine.portfolio.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ class OrderManager:
             fields["time_in_force"] = time_in_force
         order = Order(**fields)  # type: ignore[arg-type]
         self.journal.record_order(order, "new")
-        submitted = dataclasses.replace(order, status=S.SUBMITTED)
+        submitted = evolve(order, status=S.SUBMITTED)
         self.journal.record_order(submitted, "submitted")
         self._commit()
         self._store(submitted)
@@ -209,7 +210,7 @@ class OrderManager:
                              update, broker=update.broker)
             return
         if update.broker_order_id and not order.broker_order_id:
-            order = dataclasses.replace(order, broker_order_id=update.broker_order_id)
+            order = evolve(order, broker_order_id=update.broker_order_id)
             self._by_broker_id[(order.broker, update.broker_order_id)] = order.client_order_id
             self._orders[order.client_order_id] = order
             if order.client_order_id in self._open:
@@ -287,7 +288,7 @@ class OrderManager:
         previous_value = (order.avg_fill_price or ZERO) * order.filled_qty
         avg = (previous_value + fill.price * fill.quantity) / filled
         status = S.FILLED if filled == order.quantity else S.PARTIALLY_FILLED
-        updated = dataclasses.replace(
+        updated = evolve(
             order,
             status=status,
             filled_qty=filled,
@@ -365,7 +366,7 @@ class OrderManager:
     # ---- internals ----------------------------------------------------------
     def _transition(self, order: Order, status: OrderStatus, *, reason: str = "", kind: str,
                     **changes: object) -> None:
-        updated = dataclasses.replace(
+        updated = evolve(
             order, status=status, reason=reason or order.reason,
             updated_ns=self.clock.now_ns(), **changes,
         )

@@ -89,3 +89,24 @@ class Fill:
     @property
     def notional(self) -> Decimal:
         return self.price * self.quantity
+
+
+_ORDER_FIELDS = tuple(Order.__dataclass_fields__)
+_set = object.__setattr__
+
+
+def evolve(order: Order, **changes: object) -> Order:
+    """``dataclasses.replace`` for ``Order``, several times faster.
+
+    The OMS makes a new Order on every state change; ``replace`` re-runs
+    ``__init__`` with field introspection and was a visible share of an order's
+    cost in backtests. Order has no ``__post_init__``, so copying the slots is
+    equivalent. Unknown field names raise ``TypeError`` like ``replace`` does.
+    """
+    unknown = changes.keys() - Order.__dataclass_fields__.keys()
+    if unknown:
+        raise TypeError(f"Order has no field(s) {sorted(unknown)}")
+    new = object.__new__(Order)
+    for name in _ORDER_FIELDS:
+        _set(new, name, changes[name] if name in changes else getattr(order, name))
+    return new

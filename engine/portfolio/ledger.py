@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 from engine.models import Account, Fill, Instrument, Position, Side
-from engine.models.numbers import ZERO
+from engine.models.numbers import ZERO, to_decimal
 
 COST_QUANTUM = Decimal("1e-12")
 _PREC = 50  # digits; far beyond any real balance, so sums never round
@@ -39,7 +39,9 @@ class _PositionBook:
     cost: Decimal = ZERO  # signed entry value of the open quantity
     realized: Decimal = ZERO
     fees: Decimal = ZERO
-    last_price: Decimal | None = None
+    # The latest mark: a Decimal from a fill, or a float straight from market data
+    # (converted only when someone reads it, not on every tick).
+    last_price: Decimal | float | None = None
     contract_size: Decimal = Decimal(1)
     margin: bool = False
     leverage: Decimal = Decimal(1)
@@ -141,7 +143,7 @@ class Ledger:
         return realized
 
     # ---- prices -------------------------------------------------------------
-    def mark(self, symbol: str, price: Decimal) -> None:
+    def mark(self, symbol: str, price: Decimal | float) -> None:
         """Set the last price of ``symbol`` in every account that holds it."""
         for book in self._accounts.values():
             pos = book.positions.get(symbol)
@@ -185,7 +187,7 @@ class Ledger:
             for pos in book.positions.values():
                 if pos.quantity == 0:
                     continue
-                mark = pos.last_price
+                mark = _decimal(pos.last_price)
                 value = pos.cost if mark is None else mark * pos.quantity * pos.contract_size
                 unrealized += value - pos.cost
                 if pos.margin:
@@ -231,7 +233,13 @@ class Ledger:
             cost_basis=pos.cost,
             realized_pnl=pos.realized,
             fees=pos.fees,
-            last_price=pos.last_price,
+            last_price=_decimal(pos.last_price),
             contract_size=pos.contract_size,
             updated_ns=pos.updated_ns,
         )
+
+
+def _decimal(price: Decimal | float | None) -> Decimal | None:
+    if price is None or isinstance(price, Decimal):
+        return price
+    return to_decimal(price, what="mark price")

@@ -48,6 +48,7 @@ from engine.execution.oms import OrderManager
 from engine.instruments import InstrumentRegistry
 from engine.market_state import MarketState
 from engine.models import (
+    Account,
     Instrument,
     OrderSource,
     OrderType,
@@ -86,9 +87,9 @@ class RiskLimits:
         return cls(**values)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Order:
-    """An intent with its numbers parsed, ready for the numeric checks."""
+    """An intent with its numbers parsed, plus what the rules look up once per check."""
 
     intent: OrderIntent
     broker: str
@@ -96,6 +97,8 @@ class _Order:
     quantity: Decimal
     price: Decimal | None
     stop: Decimal | None
+    ref: Decimal | None = None  # reference price (limit, stop, or the market's)
+    account: Account | None = None  # the broker account, computed once per check
 
 
 class PreTradeRisk:
@@ -233,16 +236,25 @@ class PreTradeRisk:
         return None
 
     def reference_price(self, o: _Order) -> Decimal | None:
+        if o.ref is not None:
+            return o.ref
         if o.price is not None:
-            return o.price
-        if o.stop is not None:
-            return o.stop
-        q = self.market.quote(o.instrument.symbol)
-        side_price = q.ask if o.intent.side is Side.BUY else q.bid
-        for candidate in (side_price, q.last):
-            if candidate == candidate and candidate > 0:  # not NaN
-                return to_decimal(candidate)
-        return None
+            o.ref = o.price
+        elif o.stop is not None:
+            o.ref = o.stop
+        else:
+            q = self.market.quote(o.instrument.symbol)
+            side_price = q.ask if o.intent.side is Side.BUY else q.bid
+            for candidate in (side_price, q.last):
+                if candidate == candidate and candidate > 0:  # not NaN
+                    o.ref = to_decimal(candidate)
+                    break
+        return o.ref
+
+    def _account(self, o: _Order) -> Account | None:
+        if o.account is None and self.ledger.has_account(o.broker):
+            o.account = self.ledger.account(o.broker)
+        return o.account
 
     def _size(self, o: _Order) -> Rejection | None:
         lim = self.limits
@@ -307,8 +319,9 @@ class PreTradeRisk:
             self._recent = {k: v for k, v in self._recent.items() if v >= cutoff}
         return None
 
-    def _equity(self, broker: str) -> Decimal:
-        return self.ledger.account(broker).equity if self.ledger.has_account(broker) else ZERO
+    def _equity(self, o: _Order) -> Decimal:
+        account = self._account(o)
+        return account.equity if account is not None else ZERO
 
     def _position_limit(self, o: _Order) -> Rejection | None:
         ref = self.reference_price(o)
@@ -318,7 +331,7 @@ class PreTradeRisk:
         pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
         projected = abs(held + o.intent.side.sign * (pending + o.quantity))
         value = o.instrument.notional(ref, projected)
-        cap = self._equity(o.broker) * Decimal(str(self.limits.max_position_pct)) / 100
+        cap = self._equity(o) * Decimal(str(self.limits.max_position_pct)) / 100
         if value > cap:
             return Rejection("max_position", f"position in {o.instrument.symbol} would be "
                              f"{value:.2f}, above {self.limits.max_position_pct:g}% of equity "
@@ -330,7 +343,7 @@ class PreTradeRisk:
         assert ref is not None
         gross = sum((abs(p.market_value) for p in self.ledger.positions(o.broker)), ZERO)
         gross += o.instrument.notional(ref, o.quantity)
-        cap = self._equity(o.broker) * Decimal(str(self.limits.max_gross_exposure_pct)) / 100
+        cap = self._equity(o) * Decimal(str(self.limits.max_gross_exposure_pct)) / 100
         if gross > cap:
             return Rejection("gross_exposure", f"gross exposure would be {gross:.2f}, above "
                              f"{self.limits.max_gross_exposure_pct:g}% of equity ({cap:.2f})")
@@ -350,7 +363,9 @@ class PreTradeRisk:
              for x in self.oms.open_orders(o.broker) if x.side is Side.BUY),
             ZERO,
         )
-        cash = self.ledger.account(o.broker).cash
+        account = self._account(o)
+        assert account is not None
+        cash = account.cash
         if cost + reserved > cash:
             return Rejection("insufficient_cash", f"needs {cost:.2f} plus {reserved:.2f} for open "
                              f"buys, but only {cash:.2f} cash is available")
@@ -366,7 +381,7 @@ class PreTradeRisk:
                         and self.instruments.get(p.symbol).asset_class.is_derivative), ZERO)
         exposure += o.instrument.notional(ref, o.quantity)
         cap = min(Decimal(str(self.limits.max_leverage)), o.instrument.max_leverage)
-        equity = self._equity(o.broker)
+        equity = self._equity(o)
         if equity <= 0 or exposure > equity * cap:
             return Rejection("leverage", f"futures exposure {exposure:.2f} would exceed "
                              f"{cap:g}x equity ({equity:.2f})")

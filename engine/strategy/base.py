@@ -90,8 +90,11 @@ class Strategy:
         broker: str = "",
         strategy_id: str = "",
         params: Mapping[str, Any] | None = None,
+        timeframe: str | None = None,
     ) -> None:
         self.engine = engine
+        if timeframe is not None:
+            self.timeframe = timeframe  # the bars on_bar receives (class default: 1m)
         self.symbols = [symbols] if isinstance(symbols, str) else list(symbols)
         if not self.symbols:
             raise ParamError(f"strategy {self.name!r} needs at least one symbol")

@@ -5,7 +5,8 @@ fill convention (market orders at the next bar's open), same commission (0.2%
 of the notional on entry and exit), on the bundled real daily AAPL prices. The
 trades (entry and exit bar and price) and the final equity must agree; the
 equity to 1e-9 relative. The instrument keeps fees unrounded (a 1e-10 currency
-unit) because backtesting.py does not round commissions to the cent.
+unit) because backtesting.py does not round commissions to the cent, and a
+tick as fine as the data's prices (2000-era quotes are in sixteenths).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from backtesting import Backtest, Strategy  # noqa: E402
 from backtesting.lib import crossover  # noqa: E402
 
 from engine.backtest.runner import BacktestConfig, run_backtest  # noqa: E402
-from engine.models import us_stock  # noqa: E402
+from engine.models import TickSchedule, us_stock  # noqa: E402
 
 FAST, SLOW, SIZE, COMMISSION, CASH = 10, 30, 100, 0.002, 1_000_000.0
 
@@ -65,7 +66,9 @@ def test_same_trades_and_final_equity_as_backtesting_py():
                      trade_on_close=False, exclusive_orders=False).run()
     theirs = stats["_trades"]
 
-    inst = replace(us_stock("AAPL"), currency_unit=Decimal("1e-10"))
+    # Prices as the data has them (2000-era quotes are in 16ths), fees unrounded.
+    inst = replace(us_stock("AAPL"), currency_unit=Decimal("1e-10"),
+                   tick_schedule=TickSchedule.constant("0.000001"))
     result = run_backtest(
         BacktestConfig("sma_cross", ("AAPL",), {"fast": FAST, "slow": SLOW, "size": SIZE},
                        timeframe="1d", cash=CASH, commission=COMMISSION),

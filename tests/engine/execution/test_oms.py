@@ -300,3 +300,17 @@ def test_journal_failure_applies_nothing_and_raises_the_alarm():
     assert oms.get(order.client_order_id).filled_qty == 0  # nothing half-applied
     assert ledger.position("paper", INST.symbol).quantity == 0
     assert alarms[-1].code == "journal_failure" and "disk full" in str(failures[-1])
+
+
+def test_evolve_equals_dataclasses_replace():
+    import dataclasses
+
+    from engine.models.orders import evolve
+
+    _, oms, _, _ = make_oms()
+    order = new_order(oms)
+    changes = {"status": S.PARTIALLY_FILLED, "filled_qty": D(3), "avg_fill_price": D(70_000)}
+    assert evolve(order, **changes) == dataclasses.replace(order, **changes)
+    assert evolve(order) == order and evolve(order) is not order
+    with pytest.raises(TypeError):
+        evolve(order, colour="red")

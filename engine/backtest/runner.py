@@ -1,0 +1,332 @@
+"""The backtest driver: the live engine, risk, OMS and paper venue over stored bars.
+
+Nothing here is a second implementation of trading. ``run_backtest`` builds a
+``TradingEngine`` (inline task runner, in-memory journal, simulated clock),
+the paper venue in bar mode, and the strategy through the same
+``StrategyRunner`` the terminal uses, then plays the bars:
+
+1. the clock moves to the bar's open and the venue sees the bar: orders sent
+   on the previous bar fill now (market orders at this open, limits and stops
+   by their crossing rules, fees/tax/slippage from the instrument);
+2. the clock moves to the bar's close and the bar is published: strategies,
+   the portfolio monitor and the market state react, and new orders go through
+   risk and the OMS to the venue, to fill on a later bar.
+
+Equity is recorded at every bar's close. Results are computed from the fills
+the OMS journaled, by the same code the GUI shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.backtest.metrics import Metrics, compute_metrics, drawdown_curve
+from engine.backtest.trades import RoundTrip, round_trips
+from engine.clock import SimulatedClock
+from engine.errors import UserError
+from engine.execution.journal import MemoryJournal
+from engine.execution.registry import create_broker
+from engine.models import (
+    AssetClass,
+    Bar,
+    FeeSchedule,
+    Fill,
+    FillEvent,
+    Instrument,
+    Order,
+    Timeframe,
+    crypto_perp,
+    crypto_spot,
+    krx_stock,
+    to_decimal,
+    us_stock,
+)
+from engine.risk.limits import RiskLimits
+from engine.risk.portfolio import PortfolioLimits, PortfolioRiskMonitor
+from engine.strategy.registry import get_strategy
+from engine.strategy.runner import StrategyRunner
+from engine.trading import EngineConfig, TradingEngine
+
+log = logging.getLogger(__name__)
+BROKER = "paper"
+PROGRESS_EVERY = 20_000
+
+
+class BacktestCancelled(Exception):
+    """``cancel()`` returned True: the run stopped early and has no result."""
+
+
+# Generous defaults: a backtest measures the strategy, not the live guard rails.
+BACKTEST_LIMITS = RiskLimits(max_position_pct=100.0, max_gross_exposure_pct=1_000.0,
+                             max_order_qty=1e12, max_order_notional=1e15, price_band_pct=100.0,
+                             max_orders_per_second=1_000_000, max_active_orders=1_000_000,
+                             max_cancels_per_window=1_000_000, duplicate_window_seconds=0.0,
+                             max_leverage=100.0)
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    strategy: str
+    symbols: tuple[str, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    timeframe: str = "1m"
+    start: str | None = None
+    end: str | None = None
+    cash: float = 100_000_000.0
+    commission: float | None = None  # fraction per side; None = the instrument's schedule
+    slippage_bps: float = 0.0
+    limits: RiskLimits = BACKTEST_LIMITS
+    portfolio: PortfolioLimits | None = None  # None: no portfolio monitor
+    currency: str | None = None  # None: the first instrument's currency
+
+
+@dataclass
+class BacktestResult:
+    config: BacktestConfig
+    metrics: Metrics
+    equity: pd.Series
+    drawdown: pd.Series
+    trades: list[RoundTrip]
+    orders: list[Order]
+    fills: list[Fill]
+    rejections: dict[str, int]
+    warnings: list[str]
+    bars: int
+    elapsed_s: float
+
+    @property
+    def bars_per_second(self) -> float:
+        return self.bars / self.elapsed_s if self.elapsed_s else float("nan")
+
+
+def default_instrument(symbol: str) -> Instrument:
+    """An instrument from the symbol's shape: KRX code, crypto pair, or a US stock."""
+    if symbol.isdigit() and len(symbol) == 6:
+        return krx_stock(symbol)
+    if "/" in symbol:
+        return crypto_perp(symbol) if ":" in symbol else crypto_spot(symbol)
+    return us_stock(symbol)
+
+
+def _with_commission(inst: Instrument, commission: float | None) -> Instrument:
+    if commission is None:
+        return inst
+    rate = to_decimal(commission, what="commission")
+    if rate < 0 or rate >= 1:
+        raise UserError(f"commission must be a fraction in [0, 1), got {commission}")
+    return replace(inst, fees=FeeSchedule(maker=rate, taker=rate, sell_tax=inst.fees.sell_tax))
+
+
+def _frames(config: BacktestConfig, data: pd.DataFrame | Mapping[str, pd.DataFrame]
+            ) -> dict[str, pd.DataFrame]:
+    if isinstance(data, pd.DataFrame):
+        if len(config.symbols) != 1:
+            raise UserError("one DataFrame given for several symbols; pass {symbol: frame}")
+        frames = {config.symbols[0]: data}
+    else:
+        frames = dict(data)
+    out = {}
+    for symbol in config.symbols:
+        if symbol not in frames:
+            raise UserError(f"no data for symbol {symbol!r}")
+        frame = frames[symbol]
+        if config.start is not None:
+            frame = frame[frame.index >= pd.Timestamp(config.start, tz="UTC")
+                          if pd.Timestamp(config.start).tzinfo is None
+                          else pd.Timestamp(config.start)]
+        if config.end is not None:
+            end = pd.Timestamp(config.end)
+            frame = frame[frame.index <= (end.tz_localize("UTC") if end.tzinfo is None else end)]
+        if frame.empty:
+            raise UserError(f"no bars for {symbol} between {config.start or 'the start'} and "
+                            f"{config.end or 'the end'}")
+        out[symbol] = frame
+    return out
+
+
+def _timeline(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """All bars in time order: (ts_ns, symbol per row, row index within its frame)."""
+    parts = []
+    for k, frame in enumerate(frames.values()):
+        ts = frame.index.as_unit("ns").asi8
+        parts.append((ts, np.full(len(ts), k), np.arange(len(ts))))
+    ts = np.concatenate([p[0] for p in parts])
+    which = np.concatenate([p[1] for p in parts])
+    rows = np.concatenate([p[2] for p in parts])
+    order = np.lexsort((which, ts))
+    names = list(frames)
+    return ts[order], [names[i] for i in which[order]], rows[order]
+
+
+def session_gaps(frame: pd.DataFrame, symbol: str, calendar: str, timeframe: Timeframe,
+                 limit: int = 10) -> list[str]:
+    """Warnings for missing bars inside a trading session (nights and holidays are normal)."""
+    if calendar == "24/7" and timeframe.is_daily or len(frame) < 2 or timeframe.is_daily:
+        return []
+    from engine.calendars import get_calendar
+
+    try:
+        labels = get_calendar(calendar).session_labels(frame.index)
+    except Exception:
+        return []
+    ts = frame.index.as_unit("ns").asi8
+    step = np.diff(ts)
+    same = labels[1:] == labels[:-1]
+    gaps = np.flatnonzero(same & (step > timeframe.ns))
+    out = []
+    for i in gaps[:limit]:
+        start, end = frame.index[i], frame.index[i + 1]
+        missing = int(step[i] // timeframe.ns) - 1
+        out.append(f"{symbol}: {missing} bar(s) missing inside the session between {start} "
+                   f"and {end}")
+    if len(gaps) > limit:
+        out.append(f"{symbol}: {len(gaps) - limit} more gaps inside sessions")
+    return out
+
+
+class _Equity:
+    """Cash and positions as floats, refreshed from the ledger only when a fill lands."""
+
+    def __init__(self, engine: TradingEngine, symbols: list[str]) -> None:
+        self.engine = engine
+        self.cash = float(engine.ledger.account(BROKER).cash)
+        self.qty = dict.fromkeys(symbols, 0.0)
+        self.cost = dict.fromkeys(symbols, 0.0)
+        self.margin = {s: engine.instruments.get(s).asset_class is AssetClass.CRYPTO_PERP
+                       for s in symbols}
+        self.size = {s: float(engine.instruments.get(s).contract_size) for s in symbols}
+        self.traded = 0.0
+        self.fees = 0.0
+        engine.bus.subscribe(FillEvent, self.on_fill)
+
+    def on_fill(self, event: FillEvent) -> None:
+        f = event.fill
+        pos = self.engine.ledger.position(BROKER, f.symbol)
+        self.qty[f.symbol] = float(pos.quantity)
+        self.cost[f.symbol] = float(pos.cost_basis)
+        self.cash = float(self.engine.ledger.account(BROKER).cash)
+        self.traded += float(f.price * f.quantity) * self.size.get(f.symbol, 1.0)
+        self.fees += float(f.fee)
+
+    def value(self, closes: dict[str, float]) -> float:
+        total = self.cash
+        for symbol, qty in self.qty.items():
+            if qty:
+                worth = qty * closes[symbol] * self.size[symbol]
+                total += worth - self.cost[symbol] if self.margin[symbol] else worth
+        return total
+
+
+def run_backtest(
+    config: BacktestConfig,
+    data: pd.DataFrame | Mapping[str, pd.DataFrame],
+    *,
+    instruments: Mapping[str, Instrument] | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> BacktestResult:
+    """Run ``config.strategy`` over ``data``; see the module docstring for the bar cycle."""
+    cls = get_strategy(config.strategy)
+    params = cls.validate_params(config.params)
+    timeframe = Timeframe.parse(config.timeframe)
+    frames = _frames(config, data)
+    insts = {s: _with_commission((instruments or {}).get(s) or default_instrument(s),
+                                 config.commission) for s in config.symbols}
+    warnings = [w for s, f in frames.items() for w in
+                session_gaps(f, s, insts[s].calendar, timeframe)]
+    ts, names, rows = _timeline(frames)
+
+    clock = SimulatedClock(int(ts[0]))
+    engine = TradingEngine.for_backtest(
+        clock=clock, journal=MemoryJournal(keep_events=False), limits=config.limits,
+        config=EngineConfig(default_broker=BROKER, flatten_on_kill=True,
+                            auto_kill_on_broker_errors=False))
+    for inst in insts.values():
+        engine.instruments.add(inst)
+    currency = config.currency or next(iter(insts.values())).currency
+    venue = create_broker(
+        "paper", name=BROKER, bus=engine.bus, clock=clock,
+        settings={"initial_cash": config.cash, "currency": currency,
+                  "slippage_bps": config.slippage_bps, "bus_market_data": False,
+                  "bar_timeframe": timeframe.name},
+        instruments=list(insts.values()),
+    )
+    engine.add_broker(venue)
+    engine.runner.spawn(venue.connect(), "connect paper venue")
+    engine.open_account(BROKER, currency, Decimal(str(config.cash)))
+    if config.portfolio is not None:
+        from engine.risk.portfolio import calendar_day, calendar_session_end
+
+        first = next(iter(insts.values()))
+        PortfolioRiskMonitor(engine, config.portfolio, day_of=calendar_day(first.calendar),
+                             session_end=calendar_session_end(engine.instruments))
+    runner = StrategyRunner(engine)
+    strategy = runner.add(cls(engine, list(config.symbols), broker=BROKER, params=params,
+                              timeframe=timeframe.name))
+    runner.start(strategy.strategy_id)
+    equity = _Equity(engine, list(config.symbols))
+
+    arrays = {s: (f["open"].to_numpy(float), f["high"].to_numpy(float), f["low"].to_numpy(float),
+                  f["close"].to_numpy(float), f["volume"].to_numpy(float))
+              for s, f in frames.items()}
+    closes = {s: float(a[3][0]) for s, a in arrays.items()}
+    tf_ns, tf_name = timeframe.ns, timeframe.name
+    on_bar = venue.on_bar  # type: ignore[attr-defined]
+    publish = engine.bus.publish
+    advance = clock.advance_to
+    n = len(ts)
+    eq_ts = np.empty(n, dtype=np.int64)
+    eq_val = np.empty(n)
+    exposure = np.zeros(n, dtype=bool)
+    k = 0
+    started = time.perf_counter()
+    for i in range(n):
+        if i % PROGRESS_EVERY == 0 and i:
+            if cancel is not None and cancel():
+                runner.stop_all()
+                raise BacktestCancelled(f"cancelled after {i:,} of {n:,} bars")
+            if progress is not None:
+                progress(i / n)
+        t = int(ts[i])
+        symbol = names[i]
+        o, h, low, c, v = arrays[symbol]
+        r = rows[i]
+        bar = Bar(symbol, tf_name, t, o[r], h[r], low[r], c[r], v[r])
+        advance(t)
+        on_bar(bar)
+        advance(t + tf_ns)
+        publish(bar)
+        closes[symbol] = bar.close
+        if k and eq_ts[k - 1] == t + tf_ns:
+            k -= 1  # several symbols close together: one equity point
+        eq_ts[k] = t + tf_ns
+        eq_val[k] = equity.value(closes)
+        exposure[k] = any(equity.qty.values())
+        k += 1
+    elapsed = time.perf_counter() - started
+    runner.stop_all()
+    if progress is not None:
+        progress(1.0)
+
+    curve = pd.Series(eq_val[:k], index=pd.to_datetime(eq_ts[:k], utc=True), name="equity")
+    journal = engine.journal
+    assert isinstance(journal, MemoryJournal)
+    fills = list(journal.fills)
+    trades = round_trips(fills, {s: i.contract_size for s, i in insts.items()})
+    periods = 365 if all(i.calendar == "24/7" for i in insts.values()) else 252
+    metrics = compute_metrics(curve, trades, exposure=exposure[:k], traded_notional=equity.traded,
+                              fees=equity.fees, periods_per_year=periods)
+    return BacktestResult(
+        config=replace(config, params=params), metrics=metrics, equity=curve,
+        drawdown=drawdown_curve(curve), trades=trades, orders=list(journal.orders.values()),
+        fills=fills, rejections=dict(engine.rejections), warnings=warnings, bars=n,
+        elapsed_s=elapsed,
+    )

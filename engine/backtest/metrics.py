@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from engine.backtest.trades import RoundTrip
+from engine.risk.drawdown import drawdown_curve, max_drawdown_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,26 +71,6 @@ class Metrics:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def drawdown_curve(equity: pd.Series) -> pd.Series:
-    """Drawdown in percent (<= 0) from the running peak of ``equity``."""
-    peak = equity.cummax()
-    return (equity / peak - 1.0) * 100.0
-
-
-def _max_dd_duration(equity: pd.Series) -> pd.Timedelta:
-    """Longest stretch from a peak until equity is back at that peak (or the last bar)."""
-    values = equity.to_numpy()
-    at_peak = values >= np.maximum.accumulate(values)
-    peaks = np.flatnonzero(at_peak)
-    times = equity.index
-    recovered = np.append(peaks[1:], len(values) - 1)
-    underwater = np.diff(np.append(peaks, len(values))) > 1
-    if not underwater.any():
-        return pd.Timedelta(0)
-    spans = times[recovered[underwater]] - times[peaks[underwater]]
-    return pd.Timedelta(spans.max())
 
 
 def _nan_to_none(x: float) -> float:
@@ -147,7 +128,7 @@ def compute_metrics(
         sortino=_nan_to_none(sortino),
         calmar=_nan_to_none(calmar),
         max_drawdown_pct=max_dd,
-        max_dd_duration=str(_max_dd_duration(equity)),
+        max_dd_duration=str(max_drawdown_duration(equity)),
         trades=len(pnl),
         win_rate_pct=float(len(wins) / len(pnl) * 100) if len(pnl) else float("nan"),
         profit_factor=float(wins.sum() / -losses.sum()) if len(losses) and losses.sum() else

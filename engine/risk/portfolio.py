@@ -25,7 +25,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
@@ -34,6 +34,8 @@ import numpy as np
 from engine.instruments import InstrumentRegistry
 from engine.models import Bar, FillEvent, OrderSource, Tick, to_decimal
 from engine.models.numbers import ZERO
+from engine.risk.drawdown import DrawdownTracker
+from engine.risk.var import historical_var
 from engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,7 @@ class DailyStatus:
 class _Account:
     day: date | None = None
     start: Decimal = ZERO
-    peak: Decimal = ZERO
+    drawdown: DrawdownTracker = field(default_factory=DrawdownTracker)
     equity: Decimal = ZERO
     returns: deque[float] | None = None
     last_equity: float = 0.0
@@ -133,9 +135,10 @@ class PortfolioRiskMonitor:
         acct = self._accounts.get(broker) or _Account()
         equity = acct.equity
         daily = float((equity - acct.start) / acct.start * 100) if acct.start else 0.0
-        dd = float((acct.peak - equity) / acct.peak * 100) if acct.peak else 0.0
-        return DailyStatus(broker, acct.day, acct.start, equity, daily, acct.peak, dd,
-                           acct.var_pct, self.engine.entries_blocked_reason(broker))
+        peak = acct.drawdown.peak if acct.drawdown.updates else float(equity)
+        return DailyStatus(broker, acct.day, acct.start, equity, daily, Decimal(repr(peak)),
+                           acct.drawdown.current_pct, acct.var_pct,
+                           self.engine.entries_blocked_reason(broker))
 
     # ---- events ---------------------------------------------------------------
     def _on_bar(self, bar: Bar) -> None:
@@ -174,7 +177,7 @@ class PortfolioRiskMonitor:
             acct.day, acct.start = day, equity
             for key in ("daily_loss", "daily_target"):
                 self.engine.unblock_entries(f"{key}:{broker}")
-        acct.peak = max(acct.peak, equity)
+        drawdown = acct.drawdown.update(float(equity), ts_ns)
         acct.equity = equity
         if ts_ns - acct.last_sample_ns >= int(self.limits.var_sample_seconds * NS):
             value = float(equity)
@@ -185,7 +188,6 @@ class PortfolioRiskMonitor:
         if acct.start <= 0:
             return
         daily = float((equity - acct.start) / acct.start * 100)
-        drawdown = float((acct.peak - equity) / acct.peak * 100) if acct.peak > 0 else 0.0
         lim = self.limits
         if daily <= -lim.daily_max_loss_pct:
             self._breach(broker, "daily_loss", f"daily loss {daily:.2f}% reached the limit "
@@ -203,8 +205,8 @@ class PortfolioRiskMonitor:
         if len(acct.returns) < 30:
             acct.var_pct = 0.0
             return
-        losses = -np.asarray(acct.returns)
-        acct.var_pct = float(max(np.quantile(losses, self.limits.var_confidence), 0.0) * 100)
+        var = historical_var(np.asarray(acct.returns), self.limits.var_confidence).var
+        acct.var_pct = max(var, 0.0) * 100
         key = f"var:{broker}"
         if acct.var_pct > self.limits.var_limit_pct:
             self.engine.block_entries(key, f"VaR {acct.var_pct:.2f}% above the limit "

@@ -226,24 +226,30 @@ class OrderTicket(QWidget):
         self.submitted.emit(result)
         return result
 
-    def size_by_risk(self) -> None:
-        """Fill the quantity from the position sizer (seed 004's fixed fraction)."""
-        from engine.risk.sizing import fixed_fraction
+    def size_by_risk(self) -> str:
+        """Fill the quantity from the engine's position sizer and say what bound it."""
+        from engine.risk.sizing import PositionSizer
 
         engine = self.ctx.engine
         symbol, broker = self.symbol.currentText().strip(), self.broker.currentText()
         inst = engine.instruments.find(symbol)
         if inst is None or not engine.ledger.has_account(broker):
-            return
+            return ""
         price = self.price.text().strip() or engine.market.last_price(symbol)
         if not price:
             self.notes["quantity"].setText("no price yet to size from")
-            return
-        capital = engine.ledger.account(broker).equity
-        fraction = Decimal(str(engine.risk.limits.max_position_pct)) / 100
-        qty = fixed_fraction(capital, to_decimal(price), fraction, inst)
-        self.quantity.setText(str(qty))
+            return ""
+        account = engine.ledger.account(broker)
+        sizer = PositionSizer(inst, capital=account.equity, cash=account.cash,
+                              max_position_pct=engine.risk.limits.max_position_pct)
+        result = sizer.size(to_decimal(price))
+        self.quantity.setText(str(result.quantity))
         self.preview()
+        explanation = f"sized by risk: {result.explain()}"
+        if not self.notes["quantity"].text():
+            self.notes["quantity"].setText(explanation)
+            self.notes["quantity"].setStyleSheet(OK_STYLE)
+        return explanation
 
     def _snap(self, field: QLineEdit) -> None:
         inst = self.ctx.engine.instruments.find(self.symbol.currentText().strip())

@@ -107,3 +107,13 @@ def test_ticket_refuses_orders_while_latched_or_disconnected(qtbot):
     assert ticket.buy_button.isEnabled()
     broker._set_state(ConnectionState.DISCONNECTED)
     assert not ticket.buy_button.isEnabled() and "disconnected" in ticket.verdict.text()
+
+
+def test_size_by_risk_uses_the_sizer_and_explains_the_bound(qtbot):
+    ctx, broker, ticket = make(qtbot)
+    type_into(qtbot, ticket.price, "71200")
+    explanation = ticket.size_by_risk()
+    # max_position_pct 10% of 100M equity at 71,200 -> 140 shares (cash allows more)
+    assert ticket.quantity.text() == "140"
+    assert "bound by max_position" in explanation
+    assert ticket.verdict.text() == "Risk check: OK"

@@ -90,13 +90,15 @@ class _Builder:
         if path in self.schema.tables:
             return f"[{path}] is a table of settings, not a value"
         section, _, name = path.rpartition(".")
-        hint = None
-        if section in self.schema.sections:
+        # The same name in another table first (a key in the wrong table), then a near
+        # miss in this table, then (only for an unknown table) a near miss anywhere.
+        same_name = [p for p in self.schema.keys if p.rpartition(".")[2] == name]
+        hint = same_name[0] if same_name else None
+        if hint is None and section in self.schema.sections:
             near = suggest(name, [k.name for k in self.schema.sections[section]])
             hint = f"{section}.{near}" if near else None
-        if hint is None:
-            same_name = [p for p in self.schema.keys if p.rpartition(".")[2] == name]
-            hint = same_name[0] if same_name else suggest(path, list(self.schema.keys))
+        elif hint is None:
+            hint = suggest(path, list(self.schema.keys))
         if isinstance(value, Mapping) and hint is None:
             table = suggest(path, sorted(self.schema.tables))
             return "unknown table" + (f"; did you mean [{table}]?" if table else "")

@@ -93,11 +93,16 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
 
 
 # ---- writing ------------------------------------------------------------------------------
+_SHORT_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
+
+
 def _string(text: str) -> str:
     out = ['"']
     for ch in text:
         if ch in '"\\':
             out.append("\\" + ch)
+        elif ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
             out.append(f"\\u{ord(ch):04X}")
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.settings import Source, SettingsError, load_settings
+from engine.settings import SettingsError, Source, load_settings
 from engine.settings.model import DEFAULT
 
 

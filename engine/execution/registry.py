@@ -14,6 +14,7 @@ returns a ``Broker``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -28,6 +29,7 @@ BrokerFactory = Callable[..., Broker]
 
 _factories: dict[str, BrokerFactory] = {}
 _entry_points_loaded = False
+_load_lock = threading.Lock()
 
 
 def register_broker(kind: str, factory: BrokerFactory) -> None:
@@ -38,14 +40,19 @@ def _load_entry_points() -> None:
     global _entry_points_loaded
     if _entry_points_loaded:
         return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _factories:
-            continue
-        try:
-            _factories[ep.name] = ep.load()
-        except Exception as exc:  # an optional adapter may lack its extra (e.g. kiwoom)
-            log.warning("broker adapter %r could not be loaded: %s", ep.name, exc)
+    # Backtests run in threads too (Dask workers, the GUI's worker): a second thread
+    # must wait for the first load to finish, not see a half-filled registry.
+    with _load_lock:
+        if _entry_points_loaded:
+            return
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in _factories:
+                continue
+            try:
+                _factories[ep.name] = ep.load()
+            except Exception as exc:  # an optional adapter may lack its extra (e.g. kiwoom)
+                log.warning("broker adapter %r could not be loaded: %s", ep.name, exc)
+        _entry_points_loaded = True
 
 
 def broker_kinds() -> list[str]:

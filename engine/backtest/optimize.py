@@ -72,6 +72,7 @@ RANKABLE = tuple(f.name for f in fields(Metrics) if f.type in ("float", "int"))
 ORDERED_PAIRS = (("fast", "slow"), ("ema_short_period", "ema_long_period"),
                  ("oversold", "overbought"), ("rsi_oversold", "rsi_overbought"))
 POLL_S = 0.1
+CONNECT_TIMEOUT_S = 10.0  # to reach a Dask scheduler
 IN_FLIGHT_PER_WORKER = 2
 
 Progress = Callable[[int, int, "Trial | None"], None]
@@ -432,7 +433,8 @@ class Evaluator:
             self._client = cluster
         else:
             try:
-                self._client = Client(str(cluster), timeout="10s", set_as_default=False)
+                self._client = Client(str(cluster), timeout=CONNECT_TIMEOUT_S,
+                                      set_as_default=False)
             except (OSError, TimeoutError) as exc:
                 raise UserError(f"cannot connect to the Dask scheduler at {cluster}: {exc}") \
                     from None

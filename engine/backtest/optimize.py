@@ -384,7 +384,8 @@ def _pool_context() -> Any:
     return ctx
 
 
-def _as_cancel(cancel: Cancel) -> Callable[[], bool]:
+def as_cancel(cancel: Cancel) -> Callable[[], bool]:
+    """``cancel`` (an Event, a callable or None) as a callable."""
     if cancel is None:
         return lambda: False
     if isinstance(cancel, threading.Event):
@@ -618,7 +619,7 @@ def search(evaluator: Evaluator, plan: Plan, *, strategy: str, metric: str, maxi
            cancel: Cancel = None) -> OptimizationResult:
     """Evaluate ``plan`` on bars ``lo:hi`` with ``evaluator`` (see ``optimize``)."""
     started = time.perf_counter()
-    is_cancelled = _as_cancel(cancel)
+    is_cancelled = as_cancel(cancel)
     outcomes: dict[int, dict[str, Any]] = {}
     best: list[Trial] = []
     total = len(plan.points)
@@ -663,6 +664,24 @@ def make_payload(strategy_name: str, data: DataSet | pd.DataFrame,
     return Payload(replace(config, strategy=strategy_name, params={}), data)
 
 
+def prepare_search(strategy_name: str, space: Mapping[str, Any], metric: str, *,
+                   method: str = "grid", n_iter: int = 50, seed: int | None = None,
+                   fixed: Mapping[str, Any] | None = None,
+                   constraints: Sequence[str | Constraint] | None = None,
+                   maximize: bool | None = None) -> tuple[Plan, bool]:
+    """Everything checked and planned before a job runs: (the plan, maximize?)."""
+    cls = strategy_class(strategy_name)
+    check_metric(metric)
+    rules = ([parse_constraint(c, cls) for c in constraints] if constraints is not None
+             else default_constraints(cls))
+    plan = plan_search(cls, build_space(cls, space), fixed=fixed, constraints=rules,
+                       method=method, n_iter=n_iter, seed=seed)
+    if not plan.points:
+        raise UserError(f"no parameter set to try: all {plan.skipped} broke a constraint "
+                        f"({', '.join(map(str, rules))})")
+    return plan, (metric not in LOWER_IS_BETTER if maximize is None else maximize)
+
+
 def optimize(
     strategy_name: str,
     data: DataSet | pd.DataFrame,
@@ -688,14 +707,9 @@ def optimize(
     replace the strategy's default ones. Safe to call from a worker thread:
     ``progress`` and ``cancel`` are plain callables, nothing touches a GUI.
     """
-    cls = strategy_class(strategy_name)
-    check_metric(metric)
-    maximize = metric not in LOWER_IS_BETTER if maximize is None else maximize
-    dims = build_space(cls, space)
-    rules = ([parse_constraint(c, cls) for c in constraints] if constraints is not None
-             else default_constraints(cls))
-    plan = plan_search(cls, dims, fixed=fixed, constraints=rules, method=method, n_iter=n_iter,
-                       seed=seed)
+    plan, maximize = prepare_search(strategy_name, space, metric, method=method, n_iter=n_iter,
+                                    seed=seed, fixed=fixed, constraints=constraints,
+                                    maximize=maximize)
     payload = make_payload(strategy_name, data, config)
     with Evaluator(payload, workers=workers, cluster=cluster, jobs=len(plan.points)) as ev:
         return search(ev, plan, strategy=strategy_name, metric=metric, maximize=maximize,

@@ -32,6 +32,7 @@ from engine.data.io import CSV_SUFFIXES, PARQUET_SUFFIXES, check_timezone, parse
 from engine.errors import UserError
 from engine.models import Instrument, Timeframe
 from engine.storage import Database, bar_symbols, load_bars, load_instrument, to_ns
+from engine.storage.database import resolve_url, sqlite_file
 
 BUNDLED_KRX = "005930"
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
@@ -171,15 +172,22 @@ def _from_file(path: Path, symbol: str | None, tf: Timeframe | None,
     return DataSet(name, tf.name, frame, f"file {path}")
 
 
-def _open_db(db: Database | str | None) -> tuple[Database, bool]:
+def _open_db(db: Database | str | None) -> tuple[Database | None, bool]:
+    """The database to look in (None: a SQLite file that does not exist holds nothing,
+    and looking must not create it)."""
     if isinstance(db, Database):
         return db, False
+    path = sqlite_file(resolve_url(db))
+    if path is not None and not path.exists():
+        return None, False
     return Database(db), True
 
 
 def _from_database(symbol: str, tf: Timeframe | None, span: TimeRange,
                    db: Database | str | None) -> DataSet | None:
     database, owned = _open_db(db)
+    if database is None:
+        return None
     try:
         stored = [s for s in bar_symbols(database) if s.symbol == symbol]
         if not stored:

@@ -87,11 +87,11 @@ def did_you_mean(word: str, options: Iterable[str]) -> str:
 
 def strategy_class(name: str) -> type[Strategy]:
     """``get_strategy`` with a suggestion for a misspelt built-in name."""
-    try:
-        return get_strategy(name)
-    except ParamError as exc:
-        hint = did_you_mean(name, strategy_names()) if ":" not in name else ""
-        raise ParamError(f"{exc}{hint}") from None
+    names = strategy_names()
+    if ":" not in name and name not in names:
+        raise ParamError(f"unknown strategy {name!r}{did_you_mean(name, names)}; built-in "
+                         f"strategies: {', '.join(names)}")
+    return get_strategy(name)
 
 
 def check_param_names(cls: type[Strategy], names: Iterable[str]) -> None:

@@ -120,6 +120,8 @@ def _nice_step(span: float, ticks: int = 5) -> float:
 
 def _fmt_tick(value: float, step: float, extent: float) -> str:
     """An axis label; in millions for the whole axis when it reaches a million."""
+    if value == 0:
+        return "0"
     if extent >= 1e6 and step >= 1e4:
         step, value, suffix = step / 1e6, value / 1e6, "M"
     else:
@@ -228,7 +230,7 @@ def histogram_svg(values: Sequence[float], *, title: str, width: int = 900,
         out.append(f'<rect x="{pad_l + k * bar_w + 0.5:.1f}" y="{pad_t + h - bh:.1f}" '
                    f'width="{max(bar_w - 1, 0.5):.1f}" height="{bh:.1f}" fill="{color}">'
                    f'<title>{edges[k]:,.2f} .. {edges[k + 1]:,.2f}: {int(c)}</title></rect>')
-    for tick in _ticks(0, top, max(_nice_step(top, 4), 1)):
+    for tick in _ticks(0, top, math.ceil(_nice_step(top, 4))):  # counts: whole steps
         yy = pad_t + h - tick / top * h
         out.append(f'<text class="ylab" x="{pad_l - 6}" y="{yy + 4:.1f}">{int(tick)}</text>')
     xstep, extent = _nice_step(hi - lo), max(abs(lo), abs(hi))
@@ -260,7 +262,7 @@ def format_metric(key: str, value: Any) -> tuple[str, str]:
         return label, str(value)
 
 
-def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None,
+def html_table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None,
            cls: str = "") -> str:
     head = ("<thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
             + "</tr></thead>") if header else ""
@@ -298,9 +300,9 @@ def render_html(*, title: str, metrics: Mapping[str, Any], equity: pd.Series,
     parts += [f'<p class="sub">{html.escape(s)}</p>' for s in subtitle]
     parts += [f'<p class="warn">warning: {html.escape(w)}</p>' for w in warnings]
     if params:
-        parts.append("<h2>Parameters</h2>" + _table(
+        parts.append("<h2>Parameters</h2>" + html_table(
             [(k, v) for k, v in params.items()], ("parameter", "value")))
-    parts.append("<h2>Metrics</h2>" + _table(grid, cls="metrics"))
+    parts.append("<h2>Metrics</h2>" + html_table(grid, cls="metrics"))
     parts.append("<h2>Equity</h2>" + line_svg(equity, title="Equity", color="#1f77b4"))
     parts.append(line_svg(drawdown, title="Drawdown", color="#d62728", area=True, unit="%"))
     pnl = [float(t.net_pnl) for t in trades]
@@ -313,7 +315,7 @@ def render_html(*, title: str, metrics: Mapping[str, Any], equity: pd.Series,
         rows = frame.astype(str).itertuples(index=False)
         more = (f'<p class="sub">first {MAX_TRADE_ROWS} of {len(trades)} trades; the CSV export '
                 f'has them all</p>') if len(trades) > MAX_TRADE_ROWS else ""
-        parts.append(more + _table(list(rows), TRADE_COLUMNS, cls="trades"))
+        parts.append(more + html_table(list(rows), TRADE_COLUMNS, cls="trades"))
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -80,7 +80,8 @@ class StoredRun:
 # ---- JSON that survives NaN and infinity (the column refuses them) ----------------------
 
 
-def _to_json(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN as None and infinities as "inf"/"-inf" (strict JSON allows neither)."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float):
@@ -89,9 +90,9 @@ def _to_json(value: Any) -> Any:
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
     if isinstance(value, dict):
-        return {str(k): _to_json(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_to_json(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -119,13 +120,13 @@ def _config_doc(config: BacktestConfig) -> dict[str, Any]:
         elif isinstance(value, tuple):
             value = list(value)
         doc[name] = dict(value) if name == "params" else value
-    return _to_json(doc)
+    return json_safe(doc)
 
 
 def _equity_doc(equity: pd.Series) -> dict[str, Any]:
     thin = thin_curve(equity, STORED_CURVE_POINTS)
     ns = thin.index.as_unit("ns").asi8.tolist()
-    return _to_json({
+    return json_safe({
         "initial": float(equity.iloc[0]), "final": float(equity.iloc[-1]),
         "peak": float(equity.max()), "trough": float(equity.min()), "points": len(equity),
         "curve": [[t, float(v)] for t, v in zip(ns, thin.to_numpy(float), strict=True)],
@@ -152,7 +153,7 @@ def save_run(db: Database, result: BacktestResult, *, origin: str = "") -> int:
     bar_ns = Timeframe.parse(cfg.timeframe).ns
     document = {
         "version": RUN_DOCUMENT_VERSION,
-        "metrics": _to_json(result.metrics.as_dict()),
+        "metrics": json_safe(result.metrics.as_dict()),
         "config": _config_doc(cfg),
         "equity": _equity_doc(result.equity),
         "warnings": list(result.warnings),
@@ -161,7 +162,7 @@ def save_run(db: Database, result: BacktestResult, *, origin: str = "") -> int:
         "elapsed_s": result.elapsed_s,
     }
     row = {
-        "created_ns": now, "strategy": cfg.strategy, "params": _to_json(dict(cfg.params)),
+        "created_ns": now, "strategy": cfg.strategy, "params": json_safe(dict(cfg.params)),
         "symbol": ",".join(cfg.symbols), "timeframe": cfg.timeframe,
         "start_ns": int(result.equity.index[0].value) - bar_ns,
         "end_ns": int(result.equity.index[-1].value) - bar_ns,
@@ -184,7 +185,7 @@ def save_unfinished_run(db: Database, config: BacktestConfig, error: str, *,
     """Record a run that did not complete (status cancelled or failed, no metrics)."""
     now = time.time_ns()
     row = {
-        "created_ns": now, "strategy": config.strategy, "params": _to_json(dict(config.params)),
+        "created_ns": now, "strategy": config.strategy, "params": json_safe(dict(config.params)),
         "symbol": ",".join(config.symbols), "timeframe": config.timeframe,
         "start_ns": _ns(config.start), "end_ns": _ns(config.end),
         "status": "cancelled" if cancelled else "failed", "metrics": None,

@@ -1,0 +1,165 @@
+"""``trading-terminal strategies|backtest|optimize|walkforward`` on bundled data: exit codes,
+JSON content, files written, warnings, and one-line errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from engine.backtest.store import list_runs, load_run
+from engine.data.sample import synthetic_intraday
+from engine.storage import Database
+from engine.strategy.registry import strategy_names
+from terminal.cli import main
+
+RANGE = ("--data", "AAPL", "--from", "2011-01-01", "--to", "2012-06-30")
+
+
+def run(capsys, *argv):
+    code = main(["--log-level", "WARNING", *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_strategies_lists_every_builtin_with_its_parameters(capsys):
+    code, out, _ = run(capsys, "strategies")
+    assert code == 0
+    for name in strategy_names():
+        assert f"\n{name}: " in f"\n{out}"
+    assert "\n  fast     int    10     [2, 500]             fast SMA period\n" in out
+    assert "\n  (searched with fast < slow)\n" in out
+    code, out, _ = run(capsys, "strategies", "--json")
+    items = {s["name"]: s for s in json.loads(out)}
+    assert sorted(items) == strategy_names()
+    fast = next(p for p in items["sma_cross"]["params"] if p["name"] == "fast")
+    assert (fast["type"], fast["default"], fast["low"], fast["high"]) == ("int", 10, 2, 500)
+    assert items["sma_cross"]["constraints"] == ["fast < slow"]
+    mode = next(p for p in items["bollinger_bands"]["params"] if p["name"] == "mode")
+    assert mode["choices"] == ["reversion", "breakout"]
+
+
+def test_backtest_prints_json_saves_the_run_and_writes_report_and_trades(tmp_path, capsys):
+    db = tmp_path / "runs.sqlite3"
+    report, trades = tmp_path / "r.html", tmp_path / "t.csv"
+    code, out, err = run(capsys, "backtest", "--strategy", "sma_cross", *RANGE, "--param",
+                         "fast=5", "slow=20", "--commission", "0.0005", "--param", "size=100",
+                         "--json", "--db", str(db), "--report", str(report),
+                         "--trades", str(trades))
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["params"] == {"fast": 5, "slow": 20, "size": 100.0, "reverse": False}
+    assert doc["symbol"] == "AAPL" and doc["timeframe"] == "1d" and doc["bars"] == 377
+    metrics = doc["metrics"]
+    assert metrics["trades"] > 0 and metrics["fees"] > 0
+    assert set(metrics) >= {"sharpe", "total_return_pct", "max_drawdown_pct", "win_rate_pct"}
+    with Database(db) as database:
+        (summary,) = list_runs(database)
+        assert summary.id == doc["run_id"] and summary.status == "complete"
+        assert summary.metrics["final_equity"] == metrics["final_equity"]
+        assert len(load_run(database, summary.id).trades) == metrics["trades"]
+    assert len(pd.read_csv(trades)) == metrics["trades"]
+    page = report.read_text()
+    assert "<svg" in page and "Sharpe ratio" in page and "sma_cross" in page
+
+
+def test_backtest_text_output_and_no_save(tmp_path, capsys):
+    db = tmp_path / "runs.sqlite3"
+    code, out, _ = run(capsys, "backtest", "--strategy", "sma_cross", *RANGE, "--no-save",
+                       "--db", str(db))
+    assert code == 0
+    assert out.startswith("sma_cross on AAPL 1d: fast=10 slow=30")
+    assert "Sharpe ratio" in out and "Max drawdown" in out and "saved as run" not in out
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--strategy", "sma_cros", *RANGE], "did you mean 'sma_cross'"),
+    (["--strategy", "sma_cross", *RANGE, "--param", "fats=3"], "did you mean 'fast'"),
+    (["--strategy", "sma_cross", *RANGE, "--param", "fast=1"], "outside its range [2, 500]"),
+    (["--strategy", "sma_cross", *RANGE, "--param", "reverse=maybe"], "must be bool"),
+    (["--strategy", "sma_cross", "--data", "AAPL", "--from", "2020-01-01", "--to",
+      "2020-03-01"], "no 1d bars of AAPL between 2020-01-01 and 2020-03-01"),
+    (["--strategy", "sma_cross", "--data", "NOSUCH"], "not a file, not stored"),
+    (["--strategy", "sma_cross", *RANGE, "--commission", "1.5"], "--commission"),
+    (["--strategy", "sma_cross", *RANGE, "--cash", "-5"], "--cash"),
+])
+def test_backtest_mistakes_exit_2_with_one_line(tmp_path, capsys, argv, words):
+    code, out, err = run(capsys, "backtest", *argv, "--no-save")
+    assert code == 2 and out == ""
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and words in lines[0]
+
+
+def test_a_gap_inside_a_session_is_a_warning_and_the_run_goes_on(tmp_path, capsys):
+    minutes = synthetic_intraday("AAPL", "2013-01-02", "2013-01-03")
+    holed = minutes.drop(minutes.index[100:105])  # five minutes missing on 2 January
+    path = tmp_path / "aapl_1m.csv"
+    holed.reset_index().to_csv(path, index=False)
+    code, out, err = run(capsys, "backtest", "--strategy", "sma_cross", "--data", str(path),
+                         "--symbol", "AAPL", "--no-save", "--json")
+    assert code == 0
+    assert json.loads(out)["bars"] == len(holed)
+    gap_start, gap_end = minutes.index[99], minutes.index[105]
+    assert (f"warning: AAPL: 5 bar(s) missing inside the session between {gap_start} and "
+            f"{gap_end}") in err
+
+
+def test_optimize_ranks_the_grid_and_is_reproducible_with_a_seed(capsys):
+    code, out, _ = run(capsys, "optimize", "--strategy", "sma_cross", *RANGE, "--grid",
+                       "fast=5:15:5", "slow=10,20", "--metric", "total_return_pct",
+                       "--workers", "1", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert (doc["planned"], doc["skipped"], doc["done"]) == (4, 2, 4)  # 10/10, 15/10 skipped
+    values = [t["total_return_pct"] for t in doc["trials"]]
+    assert values == sorted(values, reverse=True)
+    assert doc["best"]["value"] == values[0]
+    assert doc["best"]["params"]["fast"] == doc["trials"][0]["fast"]
+
+    argv = ("optimize", "--strategy", "sma_cross", *RANGE, "--grid", "fast=2:30", "slow=10:90",
+            "--random", "4", "--seed", "3", "--workers", "1", "--json")
+    first, again = (json.loads(run(capsys, *argv)[1])["trials"] for _ in range(2))
+    assert first == again and len(first) == 4
+
+    code, out, _ = run(capsys, "optimize", "--strategy", "sma_cross", *RANGE, "--grid",
+                       "fast=5,10", "slow=20", "--workers", "1", "--metric", "max_drawdown_pct")
+    assert code == 0 and out.startswith("grid search of sma_cross: 2 of 2 points")
+    assert "best: fast=" in out and "(max_drawdown_pct " in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--grid", "fsat=5:10"], "did you mean 'fast'"),
+    (["--grid", "fast=1:10"], "outside its range"),
+    (["--grid", "fast=5:10", "--metric", "sharp"], "did you mean 'sharpe'"),
+    (["--grid", "fast=5:10", "--constraint", "fast <<< slow"], "constraint"),
+    (["--grid", "fast=5:10", "--workers", "0"], "--workers must be at least 1"),
+    (["--grid", "fast=30,40", "--param", "slow=20"], "broke a constraint (fast < slow)"),
+])
+def test_optimize_mistakes_exit_2(capsys, argv, words):
+    code, out, err = run(capsys, "optimize", "--strategy", "sma_cross", *RANGE, *argv)
+    assert code == 2 and out == "" and words in err
+
+
+def test_walkforward_json_and_report(tmp_path, capsys):
+    report = tmp_path / "wf.html"
+    code, out, err = run(capsys, "walkforward", "--strategy", "sma_cross", "--data", "AAPL",
+                         "--from", "2009-01-01", "--to", "2012-12-31", "--grid", "fast=5,10",
+                         "slow=20,40", "--train", "1Y", "--test", "6M", "--workers", "1",
+                         "--json", "--report", str(report))
+    assert code == 0, err
+    doc = json.loads(out)
+    windows = doc["windows"]
+    assert len(windows) == 6 and doc["anchored"] is False
+    for w in windows:
+        assert pd.Timestamp(w["train_end"]) < pd.Timestamp(w["test_start"])
+        assert w["fast"] in (5, 10) and w["slow"] in (20, 40)
+    assert doc["metrics"]["bars"] == sum(w["test_bars"] for w in windows)
+    page = report.read_text()
+    assert page.count("<svg") == 3 and "Windows" in page
+
+    code, _, err = run(capsys, "walkforward", "--strategy", "sma_cross", *RANGE, "--grid",
+                       "fast=5,10", "--train", "100", "--test", "1M")
+    assert code == 2 and "both be bar counts or both be periods" in err

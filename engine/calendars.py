@@ -21,11 +21,15 @@ Example::
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import time
 import warnings
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -34,6 +38,9 @@ import pandas as pd
 
 from engine.errors import UserError
 from engine.models.market import ns_to_timestamp
+from engine.paths import cache_dir
+
+log = logging.getLogger(__name__)
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 NAT_DAY = np.datetime64("NaT", "D")
@@ -355,9 +362,18 @@ def _canonical(key: str) -> str:
 
 
 def _build(key: str) -> MarketCalendar:
+    name = _canonical(key)
+    cached = _load_cached(name)
+    if cached is not None:
+        return cached
+    cal = _from_library(name)
+    _save_cached(cal)
+    return cal
+
+
+def _from_library(name: str) -> MarketCalendar:
     import exchange_calendars as xc
 
-    name = _canonical(key)
     end = _ALWAYS_OPEN_END if name == "24/7" else None
     # The library still calls pandas APIs that pandas 3 deprecates; that noise is
     # not the user's business (the values are right, the tests check them).
@@ -384,6 +400,48 @@ def _build(key: str) -> MarketCalendar:
         break_starts_ns=ns("break_start") if has_breaks else None,
         break_ends_ns=ns("break_end") if has_breaks else None,
     )
+
+
+# Building XKRX's lunar holidays takes exchange_calendars 5-20 s; the sessions it
+# computes are stored once per library version, built on this day (the library
+# schedules about a year ahead, so a cache older than a month is rebuilt).
+_CACHE_MAX_AGE_S = 30 * 86_400
+
+
+def _cache_file(name: str) -> Path:
+    import exchange_calendars as xc
+
+    safe = name.replace("/", "_")
+    return cache_dir() / "calendars" / f"{safe}-xc{xc.__version__}-from{_HISTORY_START.date()}.npz"
+
+
+def _load_cached(name: str) -> MarketCalendar | None:
+    path = _cache_file(name)
+    try:
+        if time.time() - path.stat().st_mtime > _CACHE_MAX_AGE_S:
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            breaks = (z["break_starts"], z["break_ends"]) if "break_starts" in z else (None, None)
+            return MarketCalendar(name, z["opens"], z["closes"], z["labels"].astype("datetime64[D]"),
+                                  ZoneInfo(str(z["tz"])), *breaks)
+    except (OSError, KeyError, ValueError):
+        return None  # missing, stale or unreadable: rebuild from the library
+
+
+def _save_cached(cal: MarketCalendar) -> None:
+    path = _cache_file(cal.name)
+    arrays = {"opens": cal.opens_ns, "closes": cal.closes_ns,
+              "labels": cal.labels.astype("int64"), "tz": np.array(str(cal.tz))}
+    if cal._breaks:
+        arrays["break_starts"] = np.array([s for s, _ in cal._breaks], dtype=np.int64)
+        arrays["break_ends"] = np.array([e for _, e in cal._breaks], dtype=np.int64)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home is no reason to fail: only slower next time
+        log.info("calendar cache not written (%s): %s", path, exc)
 
 
 def market_status(name: str | MarketCalendar, ts: TimeLike) -> MarketStatus:

@@ -15,6 +15,7 @@ import platformdirs
 
 APP_NAME = "trading-terminal"
 HOME_ENV = "TRADING_TERMINAL_HOME"
+CACHE_ENV = "TRADING_TERMINAL_CACHE"
 
 
 def _home() -> Path | None:
@@ -30,6 +31,17 @@ def config_dir() -> Path:
 def data_dir() -> Path:
     home = _home()
     return home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Rebuildable files (e.g. market calendars), shared by every ``TRADING_TERMINAL_HOME``.
+
+    ``TRADING_TERMINAL_CACHE`` moves it; deleting it only costs the time to rebuild.
+    """
+    value = os.environ.get(CACHE_ENV)
+    if value:
+        return Path(value).expanduser()
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
 
 
 def user_config_file() -> Path:

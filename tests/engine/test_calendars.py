@@ -208,3 +208,22 @@ def test_next_open_and_close_bracket_the_state(ts_ns: int, name: str) -> None:
     # Open now <=> the next close comes before the next open.
     assert cal.is_open(ts_ns) == (nxt_close < nxt_open)
     assert cal.is_open(nxt_open) and not cal.is_open(nxt_close)
+
+
+def test_the_disk_cache_gives_the_library_sessions_back(tmp_path, monkeypatch):
+    from engine import calendars
+
+    monkeypatch.setenv("TRADING_TERMINAL_CACHE", str(tmp_path))
+    built = calendars._from_library("XHKG")  # has a lunch break: exercise those arrays too
+    calendars._save_cached(built)
+    (stored,) = (tmp_path / "calendars").iterdir()
+    loaded = calendars._load_cached("XHKG")
+    assert loaded is not None and stored.suffix == ".npz"
+    for attr in ("opens_ns", "closes_ns", "labels"):
+        assert np.array_equal(getattr(loaded, attr), getattr(built, attr)), attr
+    assert loaded._breaks == built._breaks and loaded._breaks
+    assert str(loaded.tz) == str(built.tz)
+    ts = pd.Timestamp("2024-03-05 12:30", tz="Asia/Hong_Kong")  # inside the lunch break
+    assert loaded.is_open(ts) is built.is_open(ts) is False
+    stored.write_bytes(b"not an npz")  # a corrupt cache is rebuilt, never trusted
+    assert calendars._load_cached("XHKG") is None

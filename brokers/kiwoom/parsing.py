@@ -44,7 +44,7 @@ def to_int(raw: str | int) -> int:
     if not text:
         return 0
     sign = -1 if text[0] == "-" else 1
-    digits = text.lstrip("+-")
+    digits = text[1:] if text[0] in "+-" else text
     if not digits.isdigit():
         raise ValueError(f"not an integer: {raw!r}")
     return sign * int(digits)

@@ -89,11 +89,12 @@ class VenueAccount:
     def apply_fill(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:
         currency = instrument.currency
         self._open(currency)
+        self._ledger.apply_fill(replace(fill, broker=currency), instrument)
         if instrument.symbol not in self._currency_of:
             self._currency_of[instrument.symbol] = currency
             if instrument.asset_class.is_derivative:
+                # After the first fill, which created the position with its contract size.
                 self._ledger.set_leverage(currency, instrument.symbol, leverage)
-        self._ledger.apply_fill(replace(fill, broker=currency), instrument)
 
     def mark(self, symbol: str, price: Decimal) -> None:
         self._ledger.mark(symbol, price)

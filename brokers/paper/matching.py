@@ -494,10 +494,13 @@ class MatchingEngine:
         if tf_ns is None:
             tf_ns = self._tf_ns[bar.timeframe] = Timeframe.parse(bar.timeframe).ns
         start, end = bar.ts_ns, bar.ts_ns + tf_ns
-        self._expire(m, start)  # DAY orders of a session that closed before this bar
+        expiring = min(wo.expire_ns for wo in m.orders)
+        if expiring <= start:
+            self._expire(m, start)  # DAY orders of a session that closed before this bar
         eligible = [wo for wo in m.orders if wo.active_ns < end]
         if eligible:
-            eligible.sort(key=_bar_priority)
+            if len(eligible) > 1:
+                eligible.sort(key=_bar_priority)
             budgets = None
             if self.participation is not None:
                 cap = m.inst.snap_qty(max(bar.volume, 0.0) * self.participation)
@@ -505,7 +508,8 @@ class MatchingEngine:
             for wo in eligible:
                 if not wo.done:
                     self._bar_order(m, wo, bar, budgets)
-        self._expire(m, end)  # ... and those whose session closed with this bar
+        if expiring <= end:
+            self._expire(m, end)  # ... and those whose session closed with this bar
 
     def _bar_order(self, m: Market, wo: WorkingOrder, bar: Bar,
                    budgets: dict[bool, Decimal] | None) -> None:

@@ -205,3 +205,26 @@ def test_books_reconcile_in_bar_mode(ops, data):
             apply(h, op)
         check_books(h, opening)
     check_against_a_ledger(h, opening)
+
+
+def test_perpetual_futures_short_on_margin_and_cash_moves_by_pnl_and_fees():
+    from engine.models import crypto_perp
+
+    perp = crypto_perp("BTC/USDT:USDT", tick="0.1", lot="0.001", max_leverage=10,
+                       contract_size="0.5")
+    h = Harness(perp, initial_cash={"USDT": 10_000})
+    h.trade(40_000)
+    short = h.sell("0.2")  # notional 0.2 x 40,000 x 0.5 = 4,000; margin 400
+    assert h.fills_of(short) == [(D("0.2"), D(40_000))]
+    usdt = run(h.venue.fetch_balances())[0]
+    assert usdt.cash == D(10_000) - D("2.0")  # taker 0.05% of 4,000
+    assert usdt.margin_used == D(400) and usdt.buying_power == usdt.cash - 400
+    (pos,) = run(h.venue.fetch_positions())
+    assert (pos.quantity, pos.contract_size) == (D("-0.2"), D("0.5"))
+    h.trade(39_000)
+    h.buy("0.2")
+    usdt = run(h.venue.fetch_balances())[0]
+    assert usdt.realized_pnl == D(100)
+    assert usdt.cash == D(10_000) - D("2.0") + 100 - D("1.95")
+    big = h.sell(10)  # 195,000 notional: 19,500 margin is more than there is
+    assert h.status(big) is S.REJECTED and "as margin" in h.reason(big)

@@ -80,7 +80,11 @@ def write_trades_csv(path: str | Path, trades: Sequence[RoundTrip]) -> int:
 def _write_text(path: Path, text: str) -> None:
     if not path.parent.is_dir():
         raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
-    _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8", newline="")
+
+    _write_atomically(path, write)
 
 
 # ---- curves -----------------------------------------------------------------------------

@@ -169,7 +169,9 @@ def save_run(db: Database, result: BacktestResult, *, origin: str = "") -> int:
         "status": "complete", "metrics": document, "finished_ns": now, "error": "",
     }
     with db.begin() as conn:
-        run_id = int(conn.execute(backtest_runs.insert().values(row)).inserted_primary_key[0])
+        key = conn.execute(backtest_runs.insert().values(row)).inserted_primary_key
+        assert key is not None
+        run_id = int(key[0])
         if result.trades:
             conn.execute(backtest_trades.insert(), [{
                 "run_id": run_id, "seq": seq, "symbol": t.symbol, "direction": t.direction,
@@ -192,7 +194,9 @@ def save_unfinished_run(db: Database, config: BacktestConfig, error: str, *,
         "finished_ns": now, "error": str(error) or ("cancelled" if cancelled else "failed"),
     }
     with db.begin() as conn:
-        return int(conn.execute(backtest_runs.insert().values(row)).inserted_primary_key[0])
+        key = conn.execute(backtest_runs.insert().values(row)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
 
 def delete_run(db: Database, run_id: int) -> bool:

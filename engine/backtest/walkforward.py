@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,7 @@ from engine.models import Timeframe
 _PERIOD = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.IGNORECASE)
 _UNITS = {"d": "days", "w": "weeks", "m": "months", "y": "years"}
 
-Span = int | pd.DateOffset
+Span: TypeAlias = int | pd.DateOffset
 
 
 def parse_span(value: int | str, what: str = "window") -> Span:
@@ -119,7 +119,7 @@ def make_windows(times: pd.DatetimeIndex, train: int | str, test: int | str, *,
 def _calendar_bounds(times: pd.DatetimeIndex, train: pd.DateOffset, test: pd.DateOffset,
                      anchored: bool) -> list[tuple[int, int, int]]:
     first, last = times[0], times[-1]
-    out = []
+    out: list[tuple[int, int, int]] = []
     k = 0
     while True:
         # Offsets from the first bar (not added up window by window): months do not drift.

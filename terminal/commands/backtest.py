@@ -189,7 +189,7 @@ def _range(p: dict[str, Any]) -> str:
 
 
 def _strategies(args: argparse.Namespace) -> int:
-    items = []
+    items: list[dict[str, Any]] = []
     for name in strategy_names():
         cls = get_strategy(name)
         items.append({"name": name, "description": cls.description, "timeframe": cls.timeframe,
@@ -224,25 +224,15 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 def _backtest(args: argparse.Namespace) -> int:
     params = _params(args)
     _check_settings(args)
-    with _database(args, args.save) as db:
+    # Ctrl-C from here on cancels the run (once the bars are loaded) instead of killing it.
+    with _database(args, args.save) as db, _ctrl_c() as stop:
         data = _load(args, db)
         config = _config(args, data, params)
-        with _ctrl_c() as stop:
-            try:
-                result = run_backtest(config, data.frame, instruments=data.instruments(),
-                                      cancel=stop.is_set)
-            except BacktestCancelled as exc:
-                if db is not None:
-                    run_id = save_unfinished_run(db, config, str(exc), cancelled=True)
-                    _info(args, f"recorded as cancelled run {run_id} in {db}")
-                print(f"cancelled: {exc}", file=sys.stderr)
-                return INTERRUPTED
-            except UserError:
-                raise
-            except Exception as exc:
-                if db is not None:
-                    save_unfinished_run(db, config, f"{type(exc).__name__}: {exc}")
-                raise
+        try:
+            result = _run(db, config, data, stop)
+        except BacktestCancelled as exc:
+            print(f"cancelled: {exc}", file=sys.stderr)
+            return INTERRUPTED
         run_id = save_run(db, result, origin=data.origin) if db is not None else None
     _report_warnings(result)
     _outputs(args, result, data)
@@ -261,6 +251,24 @@ def _backtest(args: argparse.Namespace) -> int:
     if run_id is not None:
         print(f"saved as run {run_id} in {db}")
     return 0
+
+
+def _run(db: Database | None, config: BacktestConfig, data: DataSet,
+         stop: threading.Event) -> BacktestResult:
+    """One backtest; a cancelled or failed run is recorded as such, never as complete."""
+    try:
+        return run_backtest(config, data.frame, instruments=data.instruments(),
+                            cancel=stop.is_set)
+    except UserError:
+        raise
+    except BacktestCancelled as exc:
+        if db is not None:
+            save_unfinished_run(db, config, str(exc), cancelled=True)
+        raise
+    except Exception as exc:
+        if db is not None:
+            save_unfinished_run(db, config, f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _report_warnings(result: BacktestResult) -> None:
@@ -340,12 +348,14 @@ def _optimize(args: argparse.Namespace) -> int:
         })
     else:
         print(_describe_search(result))
-        with pd.option_context("display.width", 160, "display.max_columns", 20):
-            print(_search_table(result, args.top).to_string())
+        table = _search_table(result, args.top)
+        if not table.empty:
+            with pd.option_context("display.width", 160, "display.max_columns", 20):
+                print(table.to_string())
         if best is not None:
             print("best: " + " ".join(f"{k}={best.params[k]}" for k in result.names)
                   + f" ({result.metric} {best.value:.4g})")
-        else:
+        elif result.done:
             print(f"no point has a finite {result.metric}")
     if result.cancelled:
         print("cancelled: the table holds the points that finished", file=sys.stderr)

@@ -4,7 +4,11 @@ JSON content, files written, warnings, and one-line errors without tracebacks.""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -163,3 +167,28 @@ def test_walkforward_json_and_report(tmp_path, capsys):
     code, _, err = run(capsys, "walkforward", "--strategy", "sma_cross", *RANGE, "--grid",
                        "fast=5,10", "--train", "100", "--test", "1M")
     assert code == 2 and "both be bar counts or both be periods" in err
+
+
+def test_ctrl_c_cancels_a_backtest_and_records_it_as_cancelled(tmp_path):
+    n = 100_000  # the runner looks at cancel every 20,000 bars
+    rng = np.random.default_rng(1)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
+    open_ = np.r_[100.0, close[:-1]]
+    frame = pd.DataFrame({"time": pd.date_range("2024-01-01", periods=n, freq="1min", tz="UTC"),
+                          "open": open_, "high": np.maximum(open_, close),
+                          "low": np.minimum(open_, close), "close": close, "volume": 1.0})
+    data, db = tmp_path / "btc.parquet", tmp_path / "runs.sqlite3"
+    frame.to_parquet(data, index=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "terminal", "--log-level", "WARNING", "backtest", "--strategy",
+         "sma_cross", "--data", str(data), "--symbol", "BTC/USDT", "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline().startswith("data: 100,000 1m bars of BTC/USDT")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "cancelled: cancelled after" in err and "Traceback" not in err and out == ""
+    with Database(db) as database:
+        (summary,) = list_runs(database)
+    assert summary.status == "cancelled" and summary.metrics is None
+    assert summary.error.startswith("cancelled after")

@@ -54,3 +54,92 @@ async def raw_exchange(fake: FakeBinanceServer, *, demo: bool = True,
     finally:
         await exchange.close()
         await session.close()
+
+
+class Recorder:
+    """Everything the adapter publishes, by type."""
+
+    def __init__(self, bus: Any) -> None:
+        from brokers.ccxt.events import FundingPayment
+        from engine.execution.broker import OrderUpdate
+        from engine.models import (
+            Bar,
+            BarUpdate,
+            ConnectionStateChanged,
+            DataQualityEvent,
+            Fill,
+            FundingRate,
+            OrderBook,
+            RiskEvent,
+            Tick,
+        )
+
+        self.events: list[Any] = []
+        for kind in (OrderUpdate, Fill, ConnectionStateChanged, Tick, OrderBook, Bar, BarUpdate,
+                     DataQualityEvent, RiskEvent, FundingRate, FundingPayment):
+            bus.subscribe(kind, self.events.append)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def updates(self, cid: str | None = None) -> list[Any]:
+        from engine.execution.broker import OrderUpdate
+
+        return [u for u in self.of(OrderUpdate) if cid is None or u.client_order_id == cid]
+
+    def fills(self, cid: str | None = None) -> list[Any]:
+        from engine.models import Fill
+
+        return [f for f in self.of(Fill) if cid is None or f.client_order_id == cid]
+
+    def states(self) -> list[Any]:
+        from engine.models import ConnectionStateChanged
+
+        return [e.state for e in self.of(ConnectionStateChanged)]
+
+
+FAST = {"backoff_initial_s": 0.05, "backoff_max_s": 0.4, "recv_window_ms": 1000,
+        "request_timeout_ms": 1500, "reconcile_interval_s": 3600, "book_stale_s": 0,
+        "funding_poll_s": 3600, "backfill_bars": 5, "rate_limit": False}
+
+
+class Adapter:
+    """Fake venue + a CcxtBroker wired to it: ``async with Adapter(markets=[...]) as h:``."""
+
+    def __init__(self, *, keys: bool = True, connect: bool = True,
+                 fake: FakeBinanceServer | None = None, **settings: Any) -> None:
+        from engine.bus import EventBus
+        from engine.clock import LiveClock
+
+        self.fake = fake or FakeBinanceServer()
+        self.bus = EventBus()
+        self.clock = LiveClock()
+        self.record = Recorder(self.bus)
+        self.settings = {**FAST, **settings}
+        self.keys = keys
+        self.connect = connect
+        self.broker: Any = None
+        self.errors: list[Any] = []
+
+    async def __aenter__(self) -> Adapter:
+        from brokers.ccxt import create_broker
+
+        await self.fake.start()
+        seed_books(self.fake)
+        settings = dict(self.settings)
+        if self.keys:
+            settings["credentials"] = {"api_key": self.fake.api_key, "secret": self.fake.secret}
+        self.broker = create_broker(name="binance", bus=self.bus, clock=self.clock,
+                                    settings=settings,
+                                    session_factory=self.fake.session_factory(),
+                                    on_broker_error=lambda b, e: self.errors.append((b, e)))
+        self.broker.close_grace_ms = 0
+        if self.connect:
+            await self.broker.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.broker.disconnect()
+        finally:
+            await self.fake.stop()

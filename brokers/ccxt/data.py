@@ -1,0 +1,400 @@
+"""Market data streams: order books, trades, candles, and USD-M funding.
+
+* Books: ``watch_order_book`` (ccxt keeps the book from a REST snapshot plus
+  the diff stream and checks the update-id sequence; a gap raises
+  ``ChecksumError`` and the next watch resubscribes). The adapter adds two
+  checks of its own: a crossed book (best bid >= best ask) or a book that
+  stopped updating for ``book_stale_s`` is a ``DataQualityEvent`` and the
+  stream's socket is closed, which makes ccxt resubscribe and take a fresh
+  snapshot. The top ``book_depth`` levels are published as ``OrderBook``.
+* Trades: ``watch_trades`` (``trade`` on spot, ``aggTrade`` on USD-M) ->
+  ``Tick``; ids already published are skipped after a reconnect.
+* Candles: ``watch_ohlcv`` -> ``BarUpdate`` for the forming candle and ``Bar``
+  once it is closed (Binance's kline ``x`` flag, read through the tap, or the
+  next candle starting). On start and after every reconnect the closed candles
+  since the last published one are fetched over REST first, so the sequence of
+  ``Bar`` events has no hole and no duplicate.
+* Funding (USD-M): the rate (``premiumIndex``) is polled and published as
+  ``FundingRate``; payments (``income`` FUNDING_FEE) as ``FundingPayment``,
+  once each, also right after an ``ACCOUNT_UPDATE`` says one happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from brokers.ccxt.config import LINEAR
+from brokers.ccxt.errors import reason
+from brokers.ccxt.events import FundingPayment
+from brokers.ccxt.streams import Stream, StreamReset
+from engine.execution.broker import BrokerError, BrokerUnavailable
+from engine.models import (
+    Bar,
+    BarUpdate,
+    BookLevel,
+    DataQualityEvent,
+    FundingRate,
+    OrderBook,
+    Side,
+    Tick,
+    Timeframe,
+)
+
+if TYPE_CHECKING:
+    from brokers.ccxt.broker import CcxtBroker
+
+log = logging.getLogger(__name__)
+
+MS = 1_000_000
+OHLCV = ["open", "high", "low", "close", "volume"]
+PAGE = 1000
+
+
+@dataclass
+class BarState:
+    symbol: str
+    timeframe: str
+    tf_ms: int
+    key: tuple[str, str, str]  # (kind, market id, interval) as the tap sees klines
+    last_closed: int = -1  # open time (ms) of the last Bar published
+    forming: list[Any] | None = None
+
+
+class MarketData:
+    def __init__(self, broker: CcxtBroker) -> None:
+        self.b = broker
+        self.wanted: dict[str, tuple[str, Any]] = {}  # stream name -> (kind, argument)
+        self.streams: dict[str, Stream] = {}
+        self.book_depth: dict[str, int] = {}
+        self.book_nonce: dict[str, int] = {}
+        self.book_seen: dict[str, float] = {}
+        self.books_published = 0
+        self.resyncs = 0
+        self.bars: dict[str, BarState] = {}
+        self.kline_closed: dict[tuple[str, str, str], int] = {}
+        self.last_trade_id: dict[str, int] = {}
+        self.quality: Counter[str] = Counter()
+        self.funding_symbols: set[str] = set()
+        self.payments_seen: set[str] = set()
+        self.last_income_ms = 0
+        self.funding_wakeup = asyncio.Event()
+
+    # ---- subscriptions ------------------------------------------------------------------
+    async def subscribe_order_book(self, symbols: Iterable[str], depth: int) -> None:
+        for symbol in symbols:
+            self.b.market(symbol)
+            self.book_depth[symbol] = depth
+            self._want(f"book|{symbol}", "book", symbol)
+
+    async def subscribe_ticks(self, symbols: Iterable[str]) -> None:
+        for symbol in symbols:
+            self.b.market(symbol)
+            self._want(f"trades|{symbol}", "trades", symbol)
+
+    async def subscribe_bars(self, symbols: Iterable[str], timeframe: str) -> None:
+        tf = self._timeframe(timeframe)
+        for symbol in symbols:
+            market = self.b.market(symbol)
+            name = f"bars|{symbol}|{tf.name}"
+            if name not in self.bars:
+                self.bars[name] = BarState(symbol, tf.name, tf.seconds * 1000,
+                                           (self.b.kind_of(symbol), market["id"], tf.name))
+            self._want(name, "bars", name)
+
+    async def unsubscribe(self, symbols: Iterable[str]) -> None:
+        gone = set(symbols)
+        for name in [n for n in self.wanted if n.split("|")[1] in gone]:
+            self.wanted.pop(name, None)
+            stream = self.streams.pop(name, None)
+            if stream is not None:
+                await stream.stop()
+        self.funding_symbols -= gone
+
+    def _want(self, name: str, kind: str, arg: Any) -> None:
+        self.wanted[name] = (kind, arg)
+        symbol = name.split("|")[1]
+        if self.b.kind_of(symbol) == LINEAR:
+            self.funding_symbols.add(symbol)
+        if self.b.streaming and name not in self.streams:
+            self._start(name)
+
+    def start_all(self) -> None:
+        for name in self.wanted:
+            if name not in self.streams:
+                self._start(name)
+
+    async def stop_all(self) -> None:
+        streams, self.streams = list(self.streams.values()), {}
+        await asyncio.gather(*(s.stop() for s in streams), return_exceptions=True)
+
+    def _start(self, name: str) -> None:
+        kind, arg = self.wanted[name]
+        handlers = {"book": self._book_step, "trades": self._trades_step}
+
+        async def step(recovering: bool) -> None:
+            if kind == "bars":
+                await self._bars_step(self.bars[arg], recovering)
+            else:
+                await handlers[kind](arg)
+
+        stream = Stream(name, step, self.b.health, self.b.new_backoff(),
+                        describe=lambda exc: reason(exc, self.b.credentials),
+                        on_error=self._stream_error)
+        self.streams[name] = stream
+        stream.start()
+
+    def _stream_error(self, name: str, exc: BaseException) -> None:
+        import ccxt  # local: only for the isinstance check
+
+        if isinstance(exc, ccxt.ChecksumError):
+            self._quality("book_gap", name.split("|")[1], "order book update ids skipped; "
+                          "resubscribed for a fresh snapshot")
+
+    # ---- books --------------------------------------------------------------------------
+    async def _book_step(self, symbol: str) -> None:
+        ex = self.b.exchange
+        book = await ex.watch_order_book(symbol)
+        self.book_seen[symbol] = time.monotonic()
+        bids, asks = book["bids"], book["asks"]
+        if bids and asks and bids[0][0] >= asks[0][0]:
+            self._quality("crossed_book", symbol, f"best bid {bids[0][0]} >= best ask "
+                          f"{asks[0][0]}; resubscribed for a fresh snapshot")
+            await self.resync(symbol)
+            raise StreamReset(symbol)
+        depth = self.book_depth.get(symbol, self.b.config.book_depth)
+        ts = book.get("timestamp")
+        self.b.bus.publish(OrderBook(
+            symbol, ts * MS if ts else self.b.clock.now_ns(),
+            tuple(BookLevel(level[0], level[1]) for level in bids[:depth]),
+            tuple(BookLevel(level[0], level[1]) for level in asks[:depth])))
+        self.book_nonce[symbol] = book.get("nonce") or 0
+        self.books_published += 1
+
+    async def resync(self, symbol: str) -> None:
+        """Close the socket carrying ``symbol``'s book: ccxt resubscribes with a new snapshot."""
+        import ccxt
+
+        ex = self.b.exchange
+        self.resyncs += 1
+        for url, client in list(ex.clients.items()):
+            if f"orderbook::{symbol}" in client.subscriptions:
+                # An error set first keeps ccxt's on_close from deleting whichever client
+                # holds this URL by then (it deletes by URL, not by identity).
+                client.error = ccxt.NetworkError(f"resynchronising the {symbol} book")
+                ex.clients.pop(url, None)
+                await client.close()
+        ex.orderbooks.pop(symbol, None)
+
+    def check_stale(self) -> None:
+        limit = self.b.config.book_stale_s
+        if not limit:
+            return
+        now = time.monotonic()
+        for name, stream in list(self.streams.items()):
+            if not name.startswith("book|") or stream.failures:
+                continue
+            symbol = name.split("|")[1]
+            seen = self.book_seen.get(symbol)
+            if seen is not None and now - seen > limit:
+                self.book_seen[symbol] = now
+                self._quality("stale_book", symbol, f"no book update for {limit:g} s; "
+                              "resubscribed")
+                asyncio.get_running_loop().create_task(self.resync(symbol))
+
+    # ---- trades -------------------------------------------------------------------------
+    async def _trades_step(self, symbol: str) -> None:
+        ex = self.b.exchange
+        params = {"name": "aggTrade"} if self.b.kind_of(symbol) == LINEAR else {}
+        trades = await ex.watch_trades(symbol, None, None, params)
+        last = self.last_trade_id.get(symbol, -1)
+        for t in trades:
+            try:
+                tid = int(t["id"])
+            except (TypeError, ValueError):
+                tid = last + 1
+            if tid <= last:
+                continue
+            last = tid
+            price, size = t.get("price"), t.get("amount")
+            if not price or not size or price <= 0 or size <= 0:
+                self._quality("bad_trade", symbol, f"trade {t.get('id')} has price {price} "
+                              f"and size {size}")
+                continue
+            self.b.bus.publish(Tick(symbol, int(t["timestamp"]) * MS, float(price), float(size),
+                                    aggressor=Side.BUY if t.get("side") == "buy" else Side.SELL,
+                                    trade_id=str(t["id"])))
+        self.last_trade_id[symbol] = last
+
+    # ---- candles ------------------------------------------------------------------------
+    def on_kline(self, kind: str, payload: dict[str, Any]) -> None:
+        """Raw kline event (tap): remember which candle Binance says is closed."""
+        k = payload.get("k") or {}
+        if k.get("x"):
+            key = (kind, str(k.get("s")), str(k.get("i")))
+            self.kline_closed[key] = max(self.kline_closed.get(key, -1), int(k.get("t", -1)))
+
+    async def _bars_step(self, st: BarState, recovering: bool) -> None:
+        candles = await self.b.exchange.watch_ohlcv(st.symbol, st.timeframe)
+        if recovering:
+            await self._backfill(st)
+        closed = self.kline_closed.get(st.key, -1)
+        for c in sorted(candles, key=lambda row: row[0]):
+            ts = int(c[0])
+            if ts <= st.last_closed:
+                continue
+            if st.forming is not None and ts > int(st.forming[0]):
+                self._close(st, st.forming)
+            st.forming = list(c)
+            if ts <= closed:
+                self._close(st, c)
+            else:
+                bar = self._bar(st, c)
+                if bar is not None:
+                    self.b.bus.publish(BarUpdate(bar))
+
+    async def _backfill(self, st: BarState) -> None:
+        ex = self.b.exchange
+        if st.last_closed < 0:
+            if not self.b.config.backfill_bars:
+                return
+            rows = await ex.fetch_ohlcv(st.symbol, st.timeframe, None,
+                                        self.b.config.backfill_bars + 1)
+        else:
+            rows, since = [], st.last_closed + st.tf_ms
+            while True:
+                page = await ex.fetch_ohlcv(st.symbol, st.timeframe, since, PAGE)
+                rows += page
+                if len(page) < PAGE:
+                    break
+                since = int(page[-1][0]) + st.tf_ms
+        if not rows:
+            return
+        missed = [r for r in rows[:-1] if int(r[0]) > st.last_closed]
+        if missed and st.last_closed >= 0:
+            log.info("%s %s: %d closed candle(s) back-filled over REST", st.symbol,
+                     st.timeframe, len(missed))
+        for row in missed:
+            self._close(st, row)
+        if int(rows[-1][0]) > st.last_closed:
+            st.forming = list(rows[-1])  # Binance's last kline is the one still forming
+
+    def _close(self, st: BarState, c: list[Any]) -> None:
+        ts = int(c[0])
+        if ts <= st.last_closed:
+            return
+        st.last_closed = ts
+        if st.forming is not None and int(st.forming[0]) <= ts:
+            st.forming = None
+        bar = self._bar(st, c)
+        if bar is not None:
+            self.b.bus.publish(bar)
+
+    def _bar(self, st: BarState, c: list[Any]) -> Bar | None:
+        try:
+            o, h, lo, cl, v = (float(x) for x in c[1:6])
+        except (TypeError, ValueError):
+            self._quality("bad_candle", st.symbol, f"candle {c[0]} has missing values")
+            return None
+        if not (lo <= min(o, cl) and max(o, cl) <= h and lo > 0 and v >= 0):
+            self._quality("bad_candle", st.symbol, f"candle {c[0]} is not consistent: "
+                          f"o={o} h={h} l={lo} c={cl} v={v}")
+            return None
+        return Bar(st.symbol, st.timeframe, int(c[0]) * MS, o, h, lo, cl, v)
+
+    def _timeframe(self, timeframe: str) -> Timeframe:
+        try:
+            tf = Timeframe.parse(timeframe)
+        except ValueError as exc:
+            raise BrokerUnavailable(str(exc)) from None
+        ex = self.b.exchange
+        supported = getattr(ex, "timeframes", None) or {}
+        if supported and tf.name not in supported:
+            raise BrokerUnavailable(f"Binance has no {tf.name} candles; it has "
+                                    f"{', '.join(supported)}")
+        return tf
+
+    async def fetch_bars(self, symbol: str, timeframe: str, start_ns: int | None,
+                         end_ns: int | None) -> pd.DataFrame:
+        tf = self._timeframe(timeframe)
+        self.b.market(symbol)
+        ex = self.b.exchange
+        tf_ms = tf.seconds * 1000
+        since = start_ns // MS if start_ns is not None else None
+        rows: list[list[Any]] = []
+        try:
+            while True:
+                page = await ex.fetch_ohlcv(symbol, tf.name, since, PAGE)
+                rows += page
+                if len(page) < PAGE or since is None:
+                    break
+                since = int(page[-1][0]) + tf_ms
+                if end_ns is not None and since * MS >= end_ns:
+                    break
+        except Exception as exc:
+            raise BrokerError(f"{self.b.name}: fetching {symbol} {tf.name} candles failed: "
+                              f"{reason(exc, self.b.credentials)}") from None
+        if rows and end_ns is None:
+            rows = rows[:-1]  # the last one is still forming
+        if end_ns is not None:
+            rows = [r for r in rows if int(r[0]) * MS < end_ns]
+        index = pd.DatetimeIndex(pd.to_datetime([int(r[0]) for r in rows], unit="ms", utc=True),
+                                 name="time")
+        frame = pd.DataFrame([[float(x) for x in r[1:6]] for r in rows], columns=OHLCV,
+                             index=index, dtype="float64")
+        return frame[~frame.index.duplicated(keep="last")].sort_index()
+
+    # ---- funding ------------------------------------------------------------------------
+    async def funding_loop(self) -> None:
+        while True:
+            if self.funding_symbols:
+                try:
+                    await self.poll_funding()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("funding poll failed: %s", reason(exc, self.b.credentials))
+            try:
+                await asyncio.wait_for(self.funding_wakeup.wait(), self.b.config.funding_poll_s)
+            except TimeoutError:
+                pass
+            self.funding_wakeup.clear()
+
+    async def poll_funding(self) -> None:
+        ex = self.b.exchange
+        for symbol in sorted(self.funding_symbols):
+            rate = await ex.fetch_funding_rate(symbol)
+            next_ts = rate.get("fundingTimestamp") or rate.get("nextFundingTimestamp") or 0
+            self.b.bus.publish(FundingRate(symbol, float(rate.get("fundingRate") or 0.0),
+                                           int(rate.get("timestamp") or 0) * MS
+                                           or self.b.clock.now_ns(), int(next_ts) * MS))
+        if not self.b.can_trade:
+            return
+        since = self.last_income_ms + 1 if self.last_income_ms else None
+        for row in await ex.fetch_funding_history(None, since):
+            info = row.get("info") or {}
+            pid = str(info.get("tranId") or row.get("id"))
+            ts = int(info.get("time") or row.get("timestamp") or 0)
+            self.last_income_ms = max(self.last_income_ms, ts)
+            if pid in self.payments_seen:
+                continue
+            self.payments_seen.add(pid)
+            self.b.bus.publish(FundingPayment(
+                self.b.name, self.b.symbol_for(LINEAR, str(info.get("symbol"))),
+                Decimal(str(info.get("income", row.get("amount") or 0))),
+                str(info.get("asset") or row.get("code") or ""), ts * MS, pid))
+
+    # ---- data quality -------------------------------------------------------------------
+    def _quality(self, kind: str, symbol: str, message: str) -> None:
+        self.quality[kind] += 1
+        log.warning("%s %s: %s", self.b.name, symbol, message)
+        self.b.bus.publish(DataQualityEvent(kind, symbol, message, self.b.clock.now_ns(),
+                                            self.quality[kind]))

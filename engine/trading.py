@@ -106,6 +106,7 @@ class TradingEngine:
             entries_blocked=self.entries_blocked_reason,
         )
         self.brokers: dict[str, Broker] = {}
+        self.routes: dict[str, str] = {}
         self.rejections: Counter[str] = Counter()
         self._entry_blocks: dict[str, str] = {}
         self._halt_hooks: list[Callable[[str], None]] = []
@@ -122,6 +123,17 @@ class TradingEngine:
 
     def add_broker(self, broker: Broker) -> None:
         self.brokers[broker.name] = broker
+
+    def route(self, symbol: str, broker: str) -> None:
+        """Send orders for ``symbol`` that name no broker to ``broker``.
+
+        E.g. US stocks to a USD paper account and KRX stocks to a KRW one.
+        """
+        self.routes[symbol] = broker
+
+    def broker_for(self, symbol: str) -> str:
+        """The broker an order for ``symbol`` goes to when it names none."""
+        return self.routes.get(symbol, self.config.default_broker)
 
     def open_account(self, broker: str, currency: str, cash: Decimal) -> None:
         """Open the ledger account of ``broker`` (persisted: a restart reopens it)."""
@@ -186,7 +198,7 @@ class TradingEngine:
     # ---- orders -------------------------------------------------------------------
     def submit(self, intent: OrderIntent) -> SubmitResult:
         """Risk-check ``intent`` and, if it passes, create the order and send it."""
-        broker_name = intent.broker or self.config.default_broker
+        broker_name = intent.broker or self.broker_for(intent.symbol)
         broker = self.brokers.get(broker_name)
         rejection: Rejection | None = None
         if broker is None:

@@ -136,6 +136,29 @@ class PaperBroker(Broker):
         self._subs = []
         self._set_state(ConnectionState.DISCONNECTED)
 
+    # ---- restart -------------------------------------------------------------------
+    def resume(self, fills: Iterable[Fill], orders: Iterable[Order] = ()) -> int:
+        """Pick up where an earlier run of this venue left off, from the engine's journal.
+
+        Cash and holdings are rebuilt by booking this venue's journaled fills again,
+        and order and fill numbers continue after the highest ones used, so a new id
+        never repeats an old one (the OMS would take it for a duplicate). Resting
+        orders are not kept across a restart: the caller cancels them. Returns the
+        fills booked.
+        """
+        booked = 0
+        for fill in fills:
+            inst = self._instruments.get(fill.symbol)
+            if fill.broker != self.name or inst is None:
+                continue
+            self.account.apply_fill(fill, inst, inst.max_leverage)
+            self._fill_no = max(self._fill_no, _serial(fill.fill_id))
+            booked += 1
+        for order in orders:
+            if order.broker == self.name and order.broker_order_id:
+                self._order_no = max(self._order_no, _serial(order.broker_order_id))
+        return booked
+
     # ---- reference data ---------------------------------------------------------
     def add_instrument(self, inst: Instrument) -> None:
         """Make ``inst`` tradable here (its rules are what the venue enforces)."""
@@ -711,3 +734,8 @@ def _empty_bars() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in OHLCV},
                         index=pd.DatetimeIndex([], tz="UTC", name="time"))
 
+
+def _serial(venue_id: str) -> int:
+    """The number at the end of an id this venue gave ("paper-F12" -> 12; else 0)."""
+    digits = len(venue_id) - len(venue_id.rstrip("0123456789"))
+    return int(venue_id[-digits:]) if digits else 0

@@ -101,6 +101,14 @@ class Broker(ABC):
         self.state = ConnectionState.DISCONNECTED
 
     # ---- connection ---------------------------------------------------------
+    def resume(self, fills: Iterable[Fill], orders: Iterable[Order] = ()) -> int:
+        """Continue after a restart from the engine's journal (simulated venues).
+
+        A real venue keeps its own state and is reconciled instead; the paper
+        venue rebuilds its account from the journaled fills. Returns fills booked.
+        """
+        return 0
+
     @abstractmethod
     async def connect(self) -> None:
         """Connect and authenticate; publish CONNECTING then CONNECTED (or FAILED)."""

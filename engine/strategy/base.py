@@ -99,7 +99,7 @@ class Strategy:
         if not self.symbols:
             raise ParamError(f"strategy {self.name!r} needs at least one symbol")
         self.symbol = self.symbols[0]
-        self.broker = broker or engine.config.default_broker
+        self.broker = broker or engine.broker_for(self.symbols[0])
         self.strategy_id = strategy_id or f"{self.name or type(self).__name__}:{self.symbol}"
         self.state: dict[str, Any] = {}
         self.log = logging.getLogger(f"strategy.{self.strategy_id}")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.backtest.runner import BacktestConfig
+from engine.backtest.runner import BacktestCancelled, BacktestConfig
 from engine.backtest.walkforward import make_windows, walk_forward
 from engine.errors import UserError
 
@@ -124,3 +124,19 @@ def test_progress_counts_every_trial_and_test_run_and_cancel_keeps_finished_wind
     assert result.cancelled and len(result.windows) == 1
     assert calls[-1] == (10, 4 * 10)
     assert len(result.equity) == 50
+
+
+
+def test_one_process_pool_serves_every_window_with_the_same_choices():
+    frame = random_walk()
+    inline = run(frame)
+    pooled = walk_forward("sma_cross", frame, SPACE, "total_return_pct", config=CONFIG,
+                          train=100, test=50, workers=2)
+    assert {w.search.backend for w in pooled.windows} == {"2 processes"}
+    assert [w.params for w in pooled.windows] == [w.params for w in inline.windows]
+    pd.testing.assert_series_equal(pooled.equity, inline.equity)
+
+
+def test_cancelled_before_the_first_window_finishes_raises():
+    with pytest.raises(BacktestCancelled, match="before the first window"):
+        run(random_walk(), cancel=lambda: True)

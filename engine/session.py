@@ -167,7 +167,6 @@ class TradingSession:
         return load_bars(self.database, demo.symbol, BASE_TIMEFRAME), demo.instrument
 
     def _replay_span(self) -> tuple[int, int | None]:
-        firsts = [int(d.bars.index[0].value) for d in self.market.values()]
         lasts = [int(d.bars.index[-1].value) for d in self.market.values()]
         end = None
         if self.options.until:
@@ -175,10 +174,13 @@ class TradingSession:
         if self.options.start or str(self.settings.replay.start):
             start = _utc_ns(self.options.start or str(self.settings.replay.start), "start")
         else:
-            days = np.unique(np.concatenate([
-                d.bars.index.normalize().asi8 for d in self.market.values()]))
+            # The last few trading days of the first symbol, from its first bar that day
+            # (a market that is open when the terminal starts, not a night to skip).
+            lead = self.market[next(iter(self.market))].bars.index
+            days = np.unique(lead.normalize().asi8)
             keep = max(1, int(self.options.replay_sessions))
-            start = int(days[-keep]) if len(days) >= keep else min(firsts)
+            day = int(days[-keep]) if len(days) >= keep else int(days[0])
+            start = int(lead.asi8[np.searchsorted(lead.asi8, day)])
         if start > max(lasts):
             raise UserError(f"replay start {pd.Timestamp(start, tz='UTC')} is after the last stored "
                             f"bar ({pd.Timestamp(max(lasts), tz='UTC')})")

@@ -45,13 +45,15 @@ def run_gui(args: argparse.Namespace) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     apply_theme(app, "dark")
+    app.setQuitOnLastWindowClosed(False)  # the session stops first, then the app quits
     window, services = build_window(args)
+    window.closed.connect(services.request_quit)
     window.show()
     if args.screenshot:
         def shoot() -> None:
             window.grab().save(args.screenshot, "PNG")
             log.info("screenshot saved to %s", args.screenshot)
-            app.quit()
+            window.close()
 
         QTimer.singleShot(int(args.after * 1000), shoot)
     with loop:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -48,6 +48,7 @@ class PanelSpec:
 
 
 class MainWindow(QMainWindow):
+    closed = Signal()  # after the layout is saved: the terminal stops the session
     def __init__(
         self,
         ctx: AppContext,
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self._build_menus()
         self._default_state = self.saveState(LAYOUT_VERSION)
-        self.restore_layout()
+        self.layout_restored = self.restore_layout()
         ctx.bridge.kill_switch.connect(lambda _state: self.setWindowTitle(self._title()))
 
     # ---- construction -----------------------------------------------------------
@@ -204,6 +205,15 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         return isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION)
 
+    def set_default_layout(self, arrange: Callable[[MainWindow], None]) -> None:
+        """Arrange the docks for a first start; "Reset layout" returns to this too."""
+        restored = self.layout_restored and self.saveState(LAYOUT_VERSION)
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        arrange(self)
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        if restored:
+            self.restoreState(restored, LAYOUT_VERSION)
+
     def reset_layout(self) -> None:
         self.restoreState(self._default_state, LAYOUT_VERSION)
         for dock in self.docks.values():
@@ -213,3 +223,4 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
         self.save_layout()
         super().closeEvent(event)
+        self.closed.emit()

@@ -75,6 +75,7 @@ class OrderTicket(QWidget):
         self.sell_button.setStyleSheet("background:#ef5350;color:white;font-weight:bold;padding:6px;")
         self._layout()
         self._wire()
+        self._route(self.symbol.currentText())
         self.update_enabled()
         self.preview()
 
@@ -118,6 +119,7 @@ class OrderTicket(QWidget):
         self.stop.editingFinished.connect(lambda: self._snap(self.stop))
         for combo in (self.symbol, self.order_type, self.tif, self.broker):
             combo.currentTextChanged.connect(lambda _text: self._type_changed())
+        self.symbol.currentTextChanged.connect(self._route)
         self.size_button.clicked.connect(self.size_by_risk)
         self.buy_button.clicked.connect(lambda: self.send(Side.BUY))
         self.sell_button.clicked.connect(lambda: self.send(Side.SELL))
@@ -140,6 +142,12 @@ class OrderTicket(QWidget):
         self.price.setEnabled(kind in (OrderType.LIMIT, OrderType.STOP_LIMIT))
         self.stop.setEnabled(kind in (OrderType.STOP, OrderType.STOP_LIMIT))
         self.preview()
+
+    def _route(self, symbol: str) -> None:
+        """Pick the broker the engine routes ``symbol`` to (e.g. its currency's account)."""
+        routed = self.ctx.engine.broker_for(symbol.strip())
+        if self.broker.findText(routed) >= 0:
+            self.broker.setCurrentText(routed)
 
     # ---- public API (the ladder and the chart call these) ---------------------------
     def set_symbol(self, symbol: str) -> None:

@@ -212,7 +212,7 @@ FIXED: tuple[Key, ...] = (
     _k("predictor", "breaker_reset_seconds", float, 60.0, "ask again after this long",
        low=1.0, high=3600.0),
     # [replay]
-    _k("replay", "speed", object, 1, "simulated seconds per wall second",
+    _k("replay", "speed", object, 10, "simulated seconds per wall second",
        choices=(1, 10, 60, "max")),
     _k("replay", "symbols", tuple, ("AAPL", "MSFT", "IBM", "GOOG", "005930"),
        "symbols replayed in demo mode", check=_symbols),

@@ -329,8 +329,13 @@ class ChartWidget(QWidget):
         for name, keys in groups.items():
             for key in keys:
                 self.curves[key].setVisible(name in self.enabled)
-        self.rsi.setVisible("RSI" in self.enabled)
-        self.macd.setVisible("MACD" in self.enabled)
+        layout = self.glw.ci.layout
+        for row, (plot, name) in enumerate(((self.rsi, "RSI"), (self.macd, "MACD")), start=2):
+            shown = name in self.enabled
+            plot.setVisible(shown)
+            # A hidden item still holds its row in the grid: give the room back.
+            plot.setMaximumHeight(16_777_215 if shown else 0)
+            layout.setRowStretchFactor(row, 2 if shown else 0)
 
     # ---- live updates ----------------------------------------------------------------
     def _accepts(self, bar: Bar) -> bool:

@@ -66,11 +66,6 @@ class DataSet:
         """``instruments=`` for ``run_backtest`` (empty: the runner picks a default)."""
         return {self.symbol: self.instrument} if self.instrument is not None else {}
 
-    def slice(self, lo: int, hi: int) -> DataSet:
-        """Bars ``lo`` to ``hi`` (positions, half-open), same symbol and origin."""
-        return DataSet(self.symbol, self.timeframe, self.frame.iloc[lo:hi], self.origin,
-                       self.instrument, self.synthetic)
-
 
 @dataclass(frozen=True)
 class TimeRange:

@@ -336,10 +336,6 @@ class Payload:
     frame: pd.DataFrame
     instruments: Mapping[str, Instrument] = field(default_factory=dict)
 
-    @property
-    def bars(self) -> int:
-        return len(self.frame)
-
 
 def evaluate(payload: Payload, params: Mapping[str, Any], lo: int = 0, hi: int | None = None,
              cancel: Callable[[], bool] | None = None) -> dict[str, Any]:

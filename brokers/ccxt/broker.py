@@ -91,6 +91,7 @@ class CcxtBroker(Broker):
         self.auth_failures = 0
         self.time_offset_ms = 0
         self.venue_balances: dict[tuple[str, str], Decimal] = {}
+        self.venue_positions: dict[str, Decimal] = {}
         self._instruments: dict[str, Instrument] = {}
         self._markets: dict[str, dict[str, Any]] = {}
         self._by_id: dict[tuple[str, str], str] = {}
@@ -98,6 +99,7 @@ class CcxtBroker(Broker):
         self._tasks: list[asyncio.Task[Any]] = []
         self._user_tasks: list[asyncio.Task[Any]] = []
         self._user_ready: dict[str, asyncio.Event] = {}
+        self._user_auth_error: BaseException | None = None
         self._wire_log = logging.getLogger(f"brokers.ccxt.wire.{name}")
         if credentials is not None:
             self._wire_log.addFilter(RedactingFilter(credentials))
@@ -122,7 +124,7 @@ class CcxtBroker(Broker):
         except Exception as exc:
             why = reason(exc, self.credentials)
             if classify(exc) is Action.AUTH:
-                self.auth_failed(why)
+                self.auth_failed(why, raised=True)
             await self._close()
             self._set_state(ConnectionState.FAILED, why)
             raise BrokerError(f"{self.name}: could not connect to {where}: {why}") from None
@@ -150,10 +152,15 @@ class CcxtBroker(Broker):
         self._build_instruments()
         self.streaming = True
         if self.credentials is not None:
+            # One signed request per market first: a refused key is an AuthenticationError
+            # here, where ccxt's ws-api path would mask it (a KeyError on cleanup).
+            for kind in self.config.markets:
+                await self.execution.venue_holdings(kind)
             await self._setup_futures()
             # Streams first, then reconcile: an event between the two is seen by the
             # stream; one before the stream, by the reconciliation. Nothing falls between.
             self._user_ready = {kind: asyncio.Event() for kind in self.config.markets}
+            self._user_auth_error = None
             for kind in self.config.markets:
                 self._user_tasks.append(asyncio.get_running_loop().create_task(
                     self._user_stream(kind), name=f"{self.name} user {kind}"))
@@ -167,14 +174,17 @@ class CcxtBroker(Broker):
                                         name=f"{self.name} funding")]
 
     async def _wait_user_streams(self) -> None:
+        """Until every user stream is subscribed; an authentication refusal fails at once."""
         timeout = self.config.request_timeout_ms / 1000 * 3
-        ready = asyncio.gather(*(e.wait() for e in self._user_ready.values()))
-        try:
-            await asyncio.wait_for(ready, timeout)
-        except TimeoutError:
-            down = "; ".join(f"{k}: {v}" for k, v in self.health.down_since.items())
-            raise BrokerError(f"the user-data stream did not start within {timeout:g} s"
-                              + (f" ({down})" if down else "")) from None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not all(e.is_set() for e in self._user_ready.values()):
+            if self._user_auth_error is not None:
+                raise self._user_auth_error
+            if asyncio.get_running_loop().time() > deadline:
+                down = "; ".join(f"{k}: {v}" for k, v in self.health.down_since.items())
+                raise BrokerError(f"the user-data stream did not start within {timeout:g} s"
+                                  + (f" ({down})" if down else ""))
+            await asyncio.sleep(0.01)
 
     async def disconnect(self) -> None:
         await self._close()
@@ -209,6 +219,23 @@ class CcxtBroker(Broker):
             self._set_state(ConnectionState.CONNECTED, "streams recovered")
         else:
             self._set_state(ConnectionState.RECONNECTING, detail)
+
+    def socket_open(self, subscription: str) -> bool:
+        """True when a connected ccxt websocket carries ``subscription`` (e.g. trade::BTC/USDT)."""
+        if self.exchange is None:
+            return False
+        for client in list(self.exchange.clients.values()):
+            if subscription in client.subscriptions and not client.closed():
+                connected = client.connected
+                if connected.done() and not connected.cancelled() and \
+                        connected.exception() is None:
+                    return True
+        return False
+
+    def clear_dial_backoff(self) -> None:
+        """Forget ccxt's own per-URL dial backoff: the adapter's backoff has just waited."""
+        if self.exchange is not None:
+            self.exchange.ws_dial_backoff = {}
 
     def new_backoff(self) -> Backoff:
         return Backoff(self.config.backoff_initial_s, self.config.backoff_max_s)
@@ -255,7 +282,8 @@ class CcxtBroker(Broker):
 
     async def _housekeeping(self) -> None:
         """Periodic reconciliation, clock re-measurement and stale-book checks."""
-        tick = min(1.0, self.config.reconcile_interval_s)
+        stale = self.config.book_stale_s
+        tick = min(1.0, self.config.reconcile_interval_s, stale / 2 if stale else 1.0)
         loop = asyncio.get_running_loop()
         next_reconcile = loop.time() + self.config.reconcile_interval_s
         next_sync = loop.time() + self.config.time_sync_s
@@ -310,11 +338,15 @@ class CcxtBroker(Broker):
                 failures += 1
                 why = reason(exc, self.credentials)
                 if classify(exc) is Action.AUTH:
-                    self.auth_failed(why)
+                    if not self._user_ready[kind].is_set():
+                        self._user_auth_error = exc  # connect() reports it
+                    else:
+                        self.auth_failed(why)
                 if failures == 1:
                     log.warning("%s failed: %s; reconnecting", name, why)
                 self.health.down(name, why)
                 await asyncio.sleep(backoff.next())
+                self.clear_dial_backoff()
 
     async def _user_connected(self, kind: str, params: dict[str, str],
                               watch: asyncio.Future[Any]) -> None:
@@ -353,16 +385,21 @@ class CcxtBroker(Broker):
         self.execution.on_user_event(kind, name, payload)
 
     def on_account_report(self, report: AccountReport) -> None:
+        """Balances and positions as the stream last said (reconciliation asks over REST)."""
         for asset, total in report.balances.items():
             self.venue_balances[(report.kind, asset)] = total
+        for market_id, amount in report.positions.items():
+            self.venue_positions[self.symbol_for(report.kind, market_id)] = amount
 
     # ---- auth ---------------------------------------------------------------------------
-    def auth_failed(self, why: str) -> None:
+    def auth_failed(self, why: str, *, raised: bool = False) -> None:
+        """Count a refused key. ``raised``: the caller raises it to the engine, which counts
+        it itself; only failures the engine cannot see go to ``on_broker_error``."""
         self.auth_failures += 1
         message = f"{self.name}: Binance refused the API key ({why})"
         log.error(message)
         self.risk_event("broker_auth_failed", message, severity="critical")
-        if self.on_broker_error is not None:
+        if self.on_broker_error is not None and not raised:
             try:
                 self.on_broker_error(self.name, BrokerError(message))
             except Exception:
@@ -371,6 +408,16 @@ class CcxtBroker(Broker):
                 self.state is not ConnectionState.FAILED:
             self._set_state(ConnectionState.FAILED, f"authentication failed "
                             f"{self.auth_failures} times: {why}")
+
+    def report_error(self, message: str) -> None:
+        """A failure that retrying did not cure: tell ``on_broker_error`` (the kill switch)."""
+        message = scrub(f"{self.name}: {message}", self.credentials)
+        self.risk_event("broker_error", message, severity="critical")
+        if self.on_broker_error is not None:
+            try:
+                self.on_broker_error(self.name, BrokerError(message))
+            except Exception:
+                log.exception("reporting a broker error failed")
 
     def auth_ok(self) -> None:
         self.auth_failures = 0
@@ -535,7 +582,7 @@ class CcxtBroker(Broker):
         except Exception as exc:
             why = reason(exc, self.credentials)
             if classify(exc) is Action.AUTH:
-                self.auth_failed(why)
+                self.auth_failed(why, raised=True)
             raise BrokerError(f"{self.name}: fetching {what} failed: {why}") from None
 
     async def _balances(self) -> list[Account]:

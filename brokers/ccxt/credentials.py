@@ -86,6 +86,24 @@ def _secrets_module_lookup() -> Callable[[str, str], str | None] | None:
 def resolve_credentials(settings: Mapping[str, Any] | None, broker: str,
                         where: str = "[brokers.binance]") -> Credentials | None:
     """Find the key pair (see the module docstring); None when there is none at all."""
+    found = _resolve(settings, broker, where)
+    if found is not None:
+        _remember(found)
+    return found
+
+
+def _remember(credentials: Credentials) -> None:
+    """Tell the application-wide log redaction (``engine.settings.secrets``) about the keys."""
+    try:
+        from engine.settings.secrets import remember_secret
+    except ImportError:
+        return
+    for value in credentials.values():
+        remember_secret(value)
+
+
+def _resolve(settings: Mapping[str, Any] | None, broker: str,
+             where: str) -> Credentials | None:
     if settings is not None:
         if not isinstance(settings, Mapping):
             raise ConfigError(f"{where} credentials: expected a table with api_key and secret")

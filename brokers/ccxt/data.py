@@ -139,6 +139,9 @@ class MarketData:
     def _start(self, name: str) -> None:
         kind, arg = self.wanted[name]
         handlers = {"book": self._book_step, "trades": self._trades_step}
+        symbol = name.split("|")[1]
+        topic = {"book": f"orderbook::{symbol}", "trades": f"trade::{symbol}",
+                 "bars": f"ohlcv::{symbol}::{name.split('|')[-1]}"}[kind]
 
         async def step(recovering: bool) -> None:
             if kind == "bars":
@@ -148,7 +151,9 @@ class MarketData:
 
         stream = Stream(name, step, self.b.health, self.b.new_backoff(),
                         describe=lambda exc: reason(exc, self.b.credentials),
-                        on_error=self._stream_error)
+                        on_error=self._stream_error,
+                        before_retry=self.b.clear_dial_backoff,
+                        probe=lambda: self.b.socket_open(topic))
         self.streams[name] = stream
         stream.start()
 

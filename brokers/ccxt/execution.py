@@ -95,6 +95,7 @@ class Tracked:
     venue_filled: Decimal = ZERO
     pending: tuple[OrderStatus, str] | None = None
     outcome_unknown: bool = False
+    adopted: bool = False  # first seen at the venue, not placed by this session
     sent_ms: int = 0
     fill_ids: set[str] = field(default_factory=set)
 
@@ -114,6 +115,7 @@ class Execution:
         self.fills: deque[Fill] = deque(maxlen=FILLS_KEPT)
         self.external_seen: set[tuple[str, str]] = set()
         self.baseline: dict[tuple[str, str], Decimal] = {}
+        self.baselined: set[str] = set()
         self.expected_delta: dict[tuple[str, str], Decimal] = {}
         self.suspect: dict[tuple[str, str], Decimal] = {}
         self.mismatches_reported: set[tuple[str, str, str]] = set()
@@ -208,7 +210,7 @@ class Execution:
                     return
                 if action is Action.AUTH:
                     self._reject(t, f"authentication failed: {why}")
-                    self.b.auth_failed(why)
+                    self.b.auth_failed(why, raised=True)
                     raise BrokerError(f"{self.b.name}: Binance refused the API key ({why})") \
                         from None
                 if action is Action.FAIL:
@@ -228,6 +230,7 @@ class Execution:
                                           "will be reconciled") from None
                 if attempts > self.b.config.max_retries:
                     self._forget(t)
+                    self.b.report_error(f"placing {t.cid} failed {attempts} times: {why}")
                     raise BrokerUnavailable(f"{self.b.name}: gave up placing {t.cid} after "
                                             f"{attempts} attempts ({why}); it is not at Binance") \
                         from None
@@ -300,7 +303,7 @@ class Execution:
                 action = classify(exc)
                 why = reason(exc, self.b.credentials)
                 if action is Action.AUTH:
-                    self.b.auth_failed(why)
+                    self.b.auth_failed(why, raised=True)
                     raise BrokerError(f"{self.b.name}: Binance refused the API key ({why})") \
                         from None
                 if action in (Action.REJECT, Action.FAIL) or attempt == self.b.config.max_retries:
@@ -362,8 +365,8 @@ class Execution:
         if t is None:
             symbol = self.b.symbol_for(vo.kind, vo.symbol_id)
             t = Tracked(vo.client_order_id, symbol, vo.kind, vo.symbol_id, vo.side,
-                        _engine_type(vo.order_type), vo.quantity, vo.price or None)
-            t.accepted = vo.engine_status is not S.ACCEPTED
+                        _engine_type(vo.order_type), vo.quantity, vo.price or None,
+                        adopted=True)
             if vo.client_order_id:
                 self.orders.setdefault(vo.client_order_id, t)
         if vo.order_id and not t.order_id:
@@ -581,13 +584,12 @@ class Execution:
             await self.wait_gap(t)
         for vo in venue_open:
             key = (kind, vo.order_id)
-            known = self.by_id.get(key)
-            if known is None and vo.client_order_id not in self.orders and \
-                    key not in self.external_seen:
+            known = self.by_id.get(key) or self.orders.get(vo.client_order_id)
+            if (known is None or known.adopted) and key not in self.external_seen:
                 self.external_seen.add(key)
                 self.b.risk_event("external_order", f"Binance has an open {vo.side.value} order "
                                   f"{vo.order_id} ({vo.client_order_id or 'no client id'}) of "
-                                  f"{vo.quantity} {vo.symbol_id} that this terminal did not "
+                                  f"{vo.quantity} {vo.symbol_id} that this session did not "
                                   "place", symbol=self.b.symbol_for(kind, vo.symbol_id),
                                   severity="warning")
         await self._check_holdings(kind)
@@ -639,18 +641,19 @@ class Execution:
 
     async def _check_holdings(self, kind: str) -> None:
         venue = await self.venue_holdings(kind)
+        if kind not in self.baselined:
+            # What the account held before this session's fills is the baseline.
+            for key, actual in venue.items():
+                self.baseline[(kind, key)] = actual - self.expected_delta.get((kind, key), ZERO)
+            self.baselined.add(kind)
+            return
+        keys = {k for (knd, k) in self.expected_delta if knd == kind}
         if kind == LINEAR:
-            keys = set(venue) | {k for (knd, k) in self.expected_delta if knd == LINEAR}
-        else:
-            keys = {k for (knd, k) in self.expected_delta if knd == SPOT}
-            keys |= {self.b.market(s)["base"] for s in self.b.traded_symbols(SPOT)}
+            keys |= set(venue)  # any position appearing on the futures account
         for key in sorted(keys):
-            actual = venue.get(key, ZERO)
             full = (kind, key)
-            if full not in self.baseline:
-                self.baseline[full] = actual - self.expected_delta.get(full, ZERO)
-                continue
-            expected = self.baseline[full] + self.expected_delta.get(full, ZERO)
+            actual = venue.get(key, ZERO)
+            expected = self.baseline.get(full, ZERO) + self.expected_delta.get(full, ZERO)
             if actual == expected:
                 self.suspect.pop(full, None)
                 continue

@@ -68,6 +68,7 @@ class Health:
 
 
 Step = Callable[[bool], Awaitable[None]]
+Probe = Callable[[], bool]
 
 
 class StreamReset(Exception):
@@ -79,13 +80,17 @@ class Stream:
 
     def __init__(self, name: str, step: Step, health: Health, backoff: Backoff, *,
                  describe: Callable[[BaseException], str] = str,
-                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                 on_error: Callable[[str, BaseException], None] | None = None,
+                 before_retry: Callable[[], None] | None = None,
+                 probe: Probe | None = None) -> None:
         self.name = name
         self.step = step
         self.health = health
         self.backoff = backoff
         self.describe = describe
         self.on_error = on_error
+        self.before_retry = before_retry
+        self.probe = probe
         self.failures = 0
         self.updates = 0
         self.task: asyncio.Task[None] | None = None
@@ -104,7 +109,7 @@ class Stream:
         recovering = True  # the first update also back-fills / snapshots
         while True:
             try:
-                await self.step(recovering)
+                await self._once(recovering)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -126,14 +131,37 @@ class Stream:
                 self._failed(exc)
                 recovering = True
                 await asyncio.sleep(self.backoff.next())
+                if self.before_retry is not None:
+                    self.before_retry()
                 continue
-            if self.failures:
-                log.info("%s recovered after %d failure(s)", self.name, self.failures)
-                self.failures = 0
-                self.backoff.reset()
-                self.health.up(self.name)
+            self._recovered()
             self.updates += 1
             recovering = False
+
+    async def _once(self, recovering: bool) -> None:
+        if not self.failures or self.probe is None:
+            await self.step(recovering)
+            return
+        # After an outage the stream is up once its socket is open again, even if a quiet
+        # market sends nothing for a while (a trade stream may wait minutes for a print).
+        task = asyncio.ensure_future(self.step(recovering))
+        try:
+            while not task.done():
+                if self.probe():
+                    self._recovered()
+                    break
+                await asyncio.wait({task}, timeout=0.02)
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+
+    def _recovered(self) -> None:
+        if self.failures:
+            log.info("%s recovered after %d failure(s)", self.name, self.failures)
+            self.failures = 0
+            self.backoff.reset()
+            self.health.up(self.name)
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1

@@ -44,6 +44,7 @@ async def raw_exchange(fake: FakeBinanceServer, *, demo: bool = True,
     session = fake.session()
     options = {"fetchMarkets": {"types": ["spot", "linear"]}, "fetchCurrencies": False}
     options.update(config.pop("options", {}))
+    config.setdefault("enableRateLimit", False)
     exchange = ccxt.pro.binance({"session": session, "apiKey": fake.api_key,
                                  "secret": fake.secret, "options": options, **config})
     exchange.timeout_on_exit = 0
@@ -107,7 +108,8 @@ class Adapter:
     """Fake venue + a CcxtBroker wired to it: ``async with Adapter(markets=[...]) as h:``."""
 
     def __init__(self, *, keys: bool = True, connect: bool = True,
-                 fake: FakeBinanceServer | None = None, **settings: Any) -> None:
+                 fake: FakeBinanceServer | None = None,
+                 credentials: dict[str, str] | None = None, **settings: Any) -> None:
         from engine.bus import EventBus
         from engine.clock import LiveClock
 
@@ -117,6 +119,7 @@ class Adapter:
         self.record = Recorder(self.bus)
         self.settings = {**FAST, **settings}
         self.keys = keys
+        self.credentials = credentials
         self.connect = connect
         self.broker: Any = None
         self.errors: list[Any] = []
@@ -128,7 +131,8 @@ class Adapter:
         seed_books(self.fake)
         settings = dict(self.settings)
         if self.keys:
-            settings["credentials"] = {"api_key": self.fake.api_key, "secret": self.fake.secret}
+            settings["credentials"] = self.credentials or {"api_key": self.fake.api_key,
+                                                           "secret": self.fake.secret}
         self.broker = create_broker(name="binance", bus=self.bus, clock=self.clock,
                                     settings=settings,
                                     session_factory=self.fake.session_factory(),

@@ -113,6 +113,8 @@ class FakeBinanceServer:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._subscription_ids = itertools.count(0)
+        self.kline_push_s = 0.25  # Binance pushes the forming candle every 2 s; tests are faster
+        self._pusher: asyncio.Task[None] | None = None
         self.venue.public_listeners.append(self._on_public)
         self.venue.user_listeners.append(self._on_user)
 
@@ -132,8 +134,13 @@ class FakeBinanceServer:
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=test_pki().server_context())
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._pusher = asyncio.get_running_loop().create_task(self._push_klines())
 
     async def stop(self) -> None:
+        if self._pusher is not None:
+            self._pusher.cancel()
+            await asyncio.gather(self._pusher, return_exceptions=True)
+            self._pusher = None
         for conn in list(self.conns):
             if conn.writer is not None:
                 conn.writer.cancel()
@@ -201,6 +208,19 @@ class FakeBinanceServer:
         return sum(1 for _, m, p, _ in self.requests if m == method and p == path)
 
     # ---- stream fan-out -------------------------------------------------------------------
+    async def _push_klines(self) -> None:
+        """Binance repeats the forming candle on a timer, trades or not."""
+        while True:
+            await asyncio.sleep(self.kline_push_s)
+            self._push_subscribed_klines()
+
+    def _push_subscribed_klines(self, only: Conn | None = None) -> None:
+        for (kind, symbol) in self.venue.markets:
+            stream = f"{symbol.lower()}@kline_1m"
+            if any(stream in c.streams for c in self.conns if c.kind == kind
+                   and (only is None or c is only)):
+                self.venue.emit_kline(kind, symbol)
+
     def _on_public(self, kind: str, stream: str, payload: dict) -> None:
         text = None
         for conn in self.conns:
@@ -357,6 +377,8 @@ class FakeBinanceServer:
             names = [_stream_name(p) for p in msg.get("params", [])]
             if method == "SUBSCRIBE":
                 conn.streams.update(names)
+                if any("@kline_" in n for n in names):
+                    asyncio.get_running_loop().call_soon(self._push_subscribed_klines, conn)
                 return {"result": None, "id": ident}
             if method == "UNSUBSCRIBE":
                 conn.streams.difference_update(names)

@@ -643,6 +643,10 @@ class FakeVenue:
         rows = rows[:limit] if start is not None else rows[-limit:]
         return [self.kline_row(kind, symbol, c) for c in rows]
 
+    def emit_kline(self, kind: str, symbol: str) -> None:
+        """The forming candle again (Binance repeats it every couple of seconds)."""
+        self._emit_kline(kind, symbol, closed=False)
+
     def _emit_kline(self, kind: str, symbol: str, closed: bool) -> None:
         c = self.candles[(kind, symbol)][-1]
         m = self.market(kind, symbol)

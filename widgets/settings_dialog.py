@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QLocale, Qt, Signal
-from PySide6.QtGui import QValidator
+from PySide6.QtGui import QColor, QPalette, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -78,10 +78,18 @@ BROKER_NOTES: dict[str, str] = {
 ERROR_STYLE = "color: #ef5350; font-weight: bold;"
 MUTED_STYLE = "color: palette(placeholder-text);"
 LIVE_STYLE = "QCheckBox { color: #ef5350; font-weight: bold; }"
-# The themes set one colour for every state, so a disabled button would look enabled.
-BUTTON_STYLE = "QPushButton:disabled { color: palette(placeholder-text); }"
+DISABLED_TEXT = "#808080"
 OK_STYLE = "color: #26a69a;"
 WIDE = 1e21  # typing range of number fields: wide, so a typed 150 is an error, not clamped
+
+
+def _dim_when_disabled(button: QPushButton) -> None:
+    """Grey text while disabled: the themes give every state one colour, so a refused Save
+    would look pressable. A palette, not a style sheet: those make theme switches slow."""
+    palette = button.palette()
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText,
+                     QColor(DISABLED_TEXT))
+    button.setPalette(palette)
 
 
 def live_phrase(broker: str) -> str:
@@ -313,6 +321,7 @@ class CredentialRow(QWidget):
         self.remove = QPushButton("Remove")
         self.remove.setToolTip(f"Delete {broker} {name} from the OS keyring now")
         self.remove.clicked.connect(self.delete)
+        _dim_when_disabled(self.remove)
         self.error = QLabel()
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.setWordWrap(True)
@@ -423,7 +432,7 @@ class LiveConfirmDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(420)
-        self.setStyleSheet(BUTTON_STYLE)
+        _dim_when_disabled(self.confirm_button)
 
     def matches(self) -> bool:
         return self.entry.text() == self.phrase
@@ -486,7 +495,6 @@ class SettingsDialog(QDialog):
         self.changes: dict[str, Any] = {}
         self._theme_at_open = current_theme()
         self.setWindowTitle("Settings")
-        self.setStyleSheet(BUTTON_STYLE)
         self.tabs = QTabWidget()
         self.tabs.addTab(self._brokers_page(), "Brokers")
         self.tabs.addTab(self._risk_page(), "Risk")
@@ -502,6 +510,7 @@ class SettingsDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        _dim_when_disabled(self.ok_button)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

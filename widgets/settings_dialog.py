@@ -98,7 +98,7 @@ def live_phrase(broker: str) -> str:
 
 
 # ---- number fields ------------------------------------------------------------------------
-def _fmt(value: float) -> str:
+def number_text(value: float) -> str:
     """Shortest text that reads back as ``value`` (``10`` not ``10.000000``)."""
     if value.is_integer() and abs(value) < 1e16:
         return str(int(value))
@@ -151,7 +151,7 @@ class FloatSpin(QDoubleSpinBox):
         self.setSingleStep(_step(key))
         self.setKeyboardTracking(True)
 
-    def validate(self, text: str, pos: int) -> object:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         t = text.strip().replace("_", "")
         if t in ("", "-", "+", ".", "-.", "+.") or t.lower().endswith(("e", "e-", "e+")):
             return QValidator.State.Intermediate, text, pos
@@ -170,7 +170,7 @@ class FloatSpin(QDoubleSpinBox):
             return self.value()
 
     def textFromValue(self, value: float) -> str:  # noqa: N802
-        return _fmt(value)
+        return number_text(value)
 
     def stepBy(self, steps: int) -> None:  # noqa: N802
         self.setValue(_clamp(self.key, self.value() + steps * self.singleStep()))
@@ -290,11 +290,12 @@ class FieldRow(QWidget):
             return e.currentData()
         if isinstance(e, QCheckBox):
             return e.isChecked()
-        if isinstance(e, QAbstractSpinBox):
+        if isinstance(e, IntSpin | FloatSpin):
             return e.cleanText()
+        text = e.text() if isinstance(e, QLineEdit) else ""
         if self.key.kind is tuple:
-            return tuple(p.strip() for p in e.text().split(",") if p.strip())
-        return e.text()
+            return tuple(p.strip() for p in text.split(",") if p.strip())
+        return text
 
     def set_error(self, text: str) -> None:
         self.error.setText(text)
@@ -318,6 +319,9 @@ class CredentialRow(QWidget):
         self.entry.setToolTip(f"{broker} {name}: kept in the OS keyring, never in a file.\n"
                               f"Or set the environment variable {secret_env_name(broker, name)}.")
         self.status = QLabel()
+        # One width for every status, so the password fields of a broker line up.
+        self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance(
+            "stored in keyring") + 8)
         self.remove = QPushButton("Remove")
         self.remove.setToolTip(f"Delete {broker} {name} from the OS keyring now")
         self.remove.clicked.connect(self.delete)
@@ -713,7 +717,7 @@ class SettingsDialog(QDialog):
         for tabs in (self.tabs, self.broker_tabs):
             for i in range(tabs.count()):
                 page = tabs.widget(i)
-                if page.isAncestorOf(row):
+                if page is not None and page.isAncestorOf(row):
                     tabs.setCurrentIndex(i)
                     if isinstance(page, QScrollArea):
                         page.ensureWidgetVisible(row)
@@ -727,4 +731,4 @@ class SettingsDialog(QDialog):
 
 
 __all__: list[str] = ["CREDENTIALS", "CredentialRow", "FieldRow", "FloatSpin", "IntSpin",
-                      "LiveConfirmDialog", "SettingsDialog", "live_phrase"]
+                      "LiveConfirmDialog", "SettingsDialog", "live_phrase", "number_text"]

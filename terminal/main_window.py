@@ -78,9 +78,12 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._default_state = self.saveState(LAYOUT_VERSION)
         self.layout_restored = self.restore_layout()
-        ctx.bridge.kill_switch.connect(lambda _state: self.setWindowTitle(self._title()))
+        ctx.bridge.kill_switch.connect(self._update_title)
 
     # ---- construction -----------------------------------------------------------
+    def _update_title(self, _state: object = None) -> None:
+        self.setWindowTitle(self._title())
+
     def _title(self) -> str:
         mode = "LIVE" if self.ctx.live else "PAPER"
         latched = " - KILL SWITCH LATCHED" if self.ctx.engine.kill_switch.latched else ""

@@ -123,8 +123,9 @@ class OrderTicket(QWidget):
         self.size_button.clicked.connect(self.size_by_risk)
         self.buy_button.clicked.connect(lambda: self.send(Side.BUY))
         self.sell_button.clicked.connect(lambda: self.send(Side.SELL))
-        self.ctx.bridge.kill_switch.connect(lambda _state: self.update_enabled())
-        self.ctx.bridge.connection.connect(lambda _event: self.update_enabled())
+        # Bound methods, not lambdas: Qt drops them when the ticket is destroyed.
+        self.ctx.bridge.kill_switch.connect(self._on_engine_state)
+        self.ctx.bridge.connection.connect(self._on_engine_state)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         # Keys unhandled by the focused field bubble up here, wherever the focus is.
@@ -142,6 +143,9 @@ class OrderTicket(QWidget):
         self.price.setEnabled(kind in (OrderType.LIMIT, OrderType.STOP_LIMIT))
         self.stop.setEnabled(kind in (OrderType.STOP, OrderType.STOP_LIMIT))
         self.preview()
+
+    def _on_engine_state(self, _event: object = None) -> None:
+        self.update_enabled()
 
     def _route(self, symbol: str) -> None:
         """Pick the broker the engine routes ``symbol`` to (e.g. its currency's account)."""

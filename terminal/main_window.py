@@ -137,6 +137,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
+        settings_action = QAction("&Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(settings_action)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
@@ -173,6 +176,29 @@ class MainWindow(QMainWindow):
         self.trading_menu = trading
 
     # ---- actions ----------------------------------------------------------------
+    def open_settings(self) -> None:
+        """Broker accounts (keyring), risk limits, data folder, theme; saved to the user file."""
+        from widgets.settings_dialog import SettingsDialog
+
+        if self.ctx.settings is None:
+            QMessageBox.information(self, "Settings", "This window runs without settings.")
+            return
+        dialog = SettingsDialog(self.ctx.settings, parent=self)
+        dialog.settings_changed.connect(self._settings_saved)
+        dialog.exec()
+
+    def _settings_saved(self, settings: object) -> None:
+        from engine.settings import portfolio_limits, risk_limits
+
+        self.ctx.settings = settings
+        # Limits apply at once: a trader who tightens a limit means now.
+        self.ctx.engine.risk.limits = risk_limits(settings)
+        if self.ctx.monitor is not None:
+            self.ctx.monitor.limits = portfolio_limits(settings)
+        log.info("settings saved; risk limits applied now")
+        self.statusBar().showMessage(
+            "Settings saved. Risk limits apply now; brokers and data on the next start.", 10_000)
+
     def _confirm_flatten(self) -> None:
         answer = QMessageBox.question(self, "Flatten all", "Send market orders closing every position?")
         if answer == QMessageBox.StandardButton.Yes:

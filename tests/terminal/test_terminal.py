@@ -177,3 +177,13 @@ def test_the_chart_shows_history_up_to_the_replay_clock_and_reads_out_the_hovere
     text = chart.readout.text()
     for label, value in (("O", bar.open), ("H", bar.high), ("L", bar.low), ("C", bar.close)):
         assert f"{label} {value:,.2f}" in text
+
+
+def test_saved_settings_tighten_risk_at_once(terminal, qtbot, tmp_path):
+    from engine.execution.intents import OrderIntent
+
+    window, session, loop = terminal
+    tighter = window.ctx.settings.with_overrides({"risk.max_order_qty": 3})
+    window._settings_saved(tighter)
+    refused = session.engine.submit(OrderIntent("AAPL", Side.BUY, 5))
+    assert refused.rejection is not None and refused.rejection.code == "max_order_qty"

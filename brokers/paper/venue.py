@@ -85,7 +85,7 @@ class PaperBroker(Broker):
     """A simulated venue; see the module docstring and ``brokers.paper.matching``."""
 
     capabilities = BrokerCapabilities(amend=True, reduce_only=True, post_only=True,
-                                      short_selling=True)
+                                      short_selling=True, inline_commands=True)
 
     def __init__(self, name: str, bus: EventBus, clock: Clock, *,
                  config: PaperConfig | None = None, instruments: Iterable[Instrument] = (),

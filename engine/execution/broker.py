@@ -68,12 +68,17 @@ class OrderUpdate:
 
 @dataclass(frozen=True, slots=True)
 class BrokerCapabilities:
+    """What an adapter supports. ``inline_commands``: ``place_order``, ``cancel_order`` and
+    ``amend_order`` never suspend (the paper venue), so the engine may run them to
+    completion in its own call, as the kill switch does with its cancels."""
+
     order_types: frozenset[OrderType] = frozenset(OrderType)
     time_in_force: frozenset[TimeInForce] = frozenset(TimeInForce)
     amend: bool = True
     reduce_only: bool = False
     post_only: bool = False
     short_selling: bool = False
+    inline_commands: bool = False
 
 
 class BrokerError(Exception):

@@ -22,7 +22,8 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from engine.bus import EventBus
@@ -340,8 +341,7 @@ class OrderManager:
         """
         if self._batch is not None:
             raise RuntimeError("apply_reports is not reentrant")
-        self._batch = []
-        try:
+        with self.group_commit():
             for report in reports:
                 try:
                     if isinstance(report, Fill):
@@ -352,16 +352,30 @@ class OrderManager:
                         raise TypeError(f"not a broker report: {type(report).__name__}")
                 except Exception:  # one bad report must not cost the others
                     log.exception("broker report %r could not be processed", report)
-            events = self._batch
-        finally:
-            self._batch = None
+
+    @contextmanager
+    def group_commit(self) -> Iterator[None]:
+        """Everything the OMS applies inside the block is journaled in one commit at its end.
+
+        Events are published after that commit, in order. Only for code that does
+        not ``await`` inside the block (the kill switch sending cancels to a venue
+        that confirms them synchronously); a block inside another joins it.
+        """
+        if self._batch is not None:
+            yield
+            return
+        self._batch = []
         try:
-            self.journal.flush()
-        except Exception as exc:
-            self._journal_failed(exc)
-            raise
-        for event in events:
-            self.bus.publish(event)
+            yield
+        finally:
+            events, self._batch = self._batch, None
+            try:
+                self.journal.flush()
+            except Exception as exc:
+                self._journal_failed(exc)
+                raise
+            for event in events:
+                self.bus.publish(event)
 
     # ---- internals ----------------------------------------------------------
     def _transition(self, order: Order, status: OrderStatus, *, reason: str = "", kind: str,

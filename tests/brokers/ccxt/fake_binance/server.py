@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tests.brokers.ccxt.fake_binance.certs import BINANCE_HOSTS, test_pki
+from tests.brokers.ccxt.fake_binance.certs import BINANCE_HOSTS, TestPKI, test_pki
 from tests.brokers.ccxt.fake_binance.markets import LINEAR, SPOT, exchange_info
 from tests.brokers.ccxt.fake_binance.network import loopback_session
 from tests.brokers.ccxt.fake_binance.venue import FakeVenue, VenueError
@@ -102,8 +102,9 @@ class Conn:
 class FakeBinanceServer:
     """``async with FakeBinanceServer() as fake: ...``; ``fake.venue`` is the state."""
 
-    def __init__(self, venue: FakeVenue | None = None) -> None:
+    def __init__(self, venue: FakeVenue | None = None, *, pki: TestPKI | None = None) -> None:
         self.venue = venue or FakeVenue()
+        self.pki = pki or test_pki()
         self.api_key = "tt-fake-key-" + secrets.token_hex(12)
         self.secret = "tt-fake-secret-" + secrets.token_hex(16)
         self.faults = Faults()
@@ -131,7 +132,7 @@ class FakeBinanceServer:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=test_pki().server_context())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.pki.server_context())
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._pusher = asyncio.get_running_loop().create_task(self._push_klines())
@@ -348,7 +349,8 @@ class FakeBinanceServer:
             role = "user"
         else:
             role = "market"
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        # Binance does not negotiate permessage-deflate: frames are plain JSON text.
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0, compress=False)
         await ws.prepare(request)
         conn = Conn(ws, request, kind, role)
         conn.writer = asyncio.get_running_loop().create_task(self._writer(conn))

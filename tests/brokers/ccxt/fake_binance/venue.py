@@ -246,6 +246,28 @@ class FakeVenue:
             book.asks[D(p)] = D(q)
         self._emit_diff(kind, symbol, before, updates=updates)
 
+    def set_level(self, kind: str, symbol: str, side: str, price: str, qty: str) -> None:
+        """One liquidity level changes (size 0 removes it): one ``depthUpdate``, computed
+        without re-sorting the book - the fast path benchmarks use (assumes none of our
+        orders rests at that price)."""
+        book = self.books[(kind, symbol)]
+        levels = book.bids if side == "BUY" else book.asks
+        p, q = D(price), D(qty)
+        if q:
+            levels[p] = q
+        else:
+            levels.pop(p, None)
+        book.update_id += 1
+        entry = [[price, qty]]
+        payload: dict[str, object] = {"e": "depthUpdate", "E": self.market_ms, "s": symbol,
+                                      "U": book.update_id, "u": book.update_id,
+                                      "b": entry if side == "BUY" else [],
+                                      "a": [] if side == "BUY" else entry}
+        if kind == LINEAR:
+            payload["pu"] = book.update_id - 1
+            payload["T"] = self.market_ms
+        self._public(kind, f"{symbol.lower()}@depth", payload)
+
     def _emit_diff(self, kind: str, symbol: str, before: tuple[list, list], *,
                    updates: int = 1, force: bool = False) -> None:
         after = self.depth(kind, symbol)

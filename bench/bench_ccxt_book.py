@@ -9,7 +9,7 @@ publishes ``OrderBook`` records on the engine's bus, where ``MarketState`` (the
 engine's book) takes them. For each update id the venue writes the moment it
 handed the update to its socket into shared memory (CLOCK_MONOTONIC, shared by
 both processes); the engine side reads, when a book is published, which update
-ids it covers. Added latency = engine book updated - venue sent, for every
+ids it covers. Added latency = engine book updated - venue made it, for every
 update (a book that covers several updates, because ccxt coalesced them between
 two awaits, counts each of them with its own age).
 
@@ -79,7 +79,8 @@ def venue_process(pki, shm_name: str, conn) -> None:  # noqa: ANN001 - multiproc
         shm.close()
 
 
-async def measure(port: int, sent, conn, rates: list[int], seconds: float) -> list[dict]:
+async def measure(port: int, sent, conn, rates: list[int], seconds: float,
+                  compression: bool = False) -> list[dict]:
     from brokers.ccxt import create_broker
     from engine.clock import LiveClock
     from engine.execution.journal import MemoryJournal
@@ -90,7 +91,7 @@ async def measure(port: int, sent, conn, rates: list[int], seconds: float) -> li
     engine = TradingEngine(clock=LiveClock(), journal=MemoryJournal())
     broker = create_broker(name="binance", bus=engine.bus, clock=engine.clock,
                            settings={"symbols": [SYMBOL], "book_stale_s": 0, "rate_limit": False,
-                                     "backfill_bars": 0},
+                                     "backfill_bars": 0, "ws_compression": compression},
                            session_factory=session_factory(port))
     broker.close_grace_ms = 0
     engine.add_broker(broker)
@@ -160,6 +161,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=int, nargs="+", default=[2_000, 5_000, 10_000, 20_000])
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--compression", action="store_true",
+                        help="let ccxt offer permessage-deflate (off by default in the adapter)")
     args = parser.parse_args()
     import logging
 
@@ -175,16 +178,18 @@ def main() -> None:
     proc.start()
     try:
         port = parent.recv()
-        results = asyncio.run(measure(port, sent, parent, args.rates, args.seconds))
+        results = asyncio.run(measure(port, sent, parent, args.rates, args.seconds,
+                                      args.compression))
     finally:
         parent.send(None)
         proc.join(5)
         sent.release()
         shm.close()
         shm.unlink()
-    print("diff-depth updates: fake Binance (own process, TLS websocket) -> ccxt -> adapter "
+    print("diff-depth updates: fake Binance (own process, TLS websocket"
+          + (", permessage-deflate" if args.compression else "") + ") -> ccxt -> adapter "
           "-> engine book")
-    print("end to end: venue hands the update to its socket -> engine book updated;")
+    print("end to end: the venue makes the update -> engine book updated;")
     print("adapter:    the adapter's process has the decoded message -> engine book updated")
     print(f"{'offered/s':>10} {'delivered':>10} {'updates/s':>10} {'books':>7} "
           f"{'e2e p50':>8} {'e2e p99':>8} {'e2e max':>8} {'adp p50':>8} {'adp p99':>8} "

@@ -23,6 +23,7 @@ A ``[brokers.binance]`` table (any broker name works; the kind is ``ccxt``)::
     max_auth_errors = 3             # authentication failures in a row before FAILED
     backfill_bars = 100             # closed bars published when a bar stream starts
     rate_limit = true               # ccxt paces requests by Binance's weights; keep it on
+    ws_compression = false          # permessage-deflate: less bandwidth, more CPU per message
 
 The default environment is Binance's spot testnet when only spot is traded
 and demo trading (spot and USD-M) otherwise; real money needs ``live = true``.
@@ -69,6 +70,7 @@ class CcxtConfig:
     max_auth_errors: int = 3
     backfill_bars: int = 100
     rate_limit: bool = True
+    ws_compression: bool = False
 
     @property
     def is_live(self) -> bool:
@@ -119,6 +121,7 @@ class CcxtConfig:
             max_auth_errors=int(_number(s, "max_auth_errors", 3, where, 1, 100)),
             backfill_bars=int(_number(s, "backfill_bars", 100, where, 0, 1000)),
             rate_limit=_bool(s, "rate_limit", True, where),
+            ws_compression=_bool(s, "ws_compression", False, where),
         )
 
 
@@ -126,7 +129,7 @@ _KEYS = frozenset({
     "exchange", "markets", "environment", "live", "symbols", "secrets_name", "leverage",
     "margin_mode", "reconcile_interval_s", "request_timeout_ms", "recv_window_ms", "max_retries",
     "backoff_initial_s", "backoff_max_s", "book_depth", "book_stale_s", "funding_poll_s",
-    "time_sync_s", "max_auth_errors", "backfill_bars", "rate_limit",
+    "time_sync_s", "max_auth_errors", "backfill_bars", "rate_limit", "ws_compression",
 })
 
 

@@ -349,8 +349,8 @@ class FakeBinanceServer:
             role = "user"
         else:
             role = "market"
-        # Binance does not negotiate permessage-deflate: frames are plain JSON text.
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=0, compress=False)
+        # Like Binance, accept permessage-deflate when the client offers it.
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         conn = Conn(ws, request, kind, role)
         conn.writer = asyncio.get_running_loop().create_task(self._writer(conn))

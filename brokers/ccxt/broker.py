@@ -100,10 +100,10 @@ class CcxtBroker(Broker):
         self._user_tasks: list[asyncio.Task[Any]] = []
         self._user_ready: dict[str, asyncio.Event] = {}
         self._user_auth_error: BaseException | None = None
+        # ccxt logs every request with its headers (X-MBX-APIKEY) at DEBUG: its logger is
+        # replaced by this one, which redacts the keys while the broker is connected.
         self._wire_log = logging.getLogger(f"brokers.ccxt.wire.{name}")
-        if credentials is not None:
-            self._wire_log.addFilter(RedactingFilter(credentials))
-            logging.getLogger("ccxt.base.exchange").addFilter(RedactingFilter(credentials))
+        self._redact = RedactingFilter(credentials) if credentials is not None else None
 
     def __repr__(self) -> str:
         return (f"CcxtBroker(name={self.name!r}, environment={self.config.environment!r}, "
@@ -134,6 +134,8 @@ class CcxtBroker(Broker):
         self._set_state(ConnectionState.CONNECTED, detail)
 
     async def _open(self) -> None:
+        if self._redact is not None:
+            self._wire_log.addFilter(self._redact)
         self._session = self.session_factory() if self.session_factory else None
         self.exchange = build_exchange(self.config, self.credentials, session=self._session,
                                        logger=self._wire_log)
@@ -210,6 +212,8 @@ class CcxtBroker(Broker):
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._redact is not None:
+            self._wire_log.removeFilter(self._redact)
 
     def _health_changed(self, healthy: bool, detail: str) -> None:
         if self.state in (ConnectionState.FAILED, ConnectionState.DISCONNECTED,

@@ -116,9 +116,11 @@ class Stream:
                     raise
                 # ccxt cancels pending futures when a socket is closed under them
                 recovering = True
+                await asyncio.sleep(0.01)  # never a hot loop, whatever keeps cancelling
                 continue
             except StreamReset:
                 recovering = True
+                await asyncio.sleep(0.01)
                 continue
             except ccxt.ChecksumError as exc:
                 # a sequence gap in the book: ccxt dropped it; resubscribe at once

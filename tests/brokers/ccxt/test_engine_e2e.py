@@ -185,3 +185,28 @@ def test_connection_state_reaches_the_engine_gate(tmp_path):
 
     refused, accepted, _ = run(scenario())
     assert refused.rejection.code == "broker_disconnected" and accepted.accepted
+
+
+def test_a_fill_during_a_disconnect_is_applied_once_by_the_oms(tmp_path):
+    async def scenario():
+        async with Adapter(markets=["linear"]) as h:
+            engine, db = await engine_for(h, tmp_path)
+            o = engine.submit(limit("BTC/USDT:USDT", Side.BUY, "0.004", "59000.0")).order
+            await until(lambda: engine.oms.get(o.client_order_id).status is S.ACCEPTED)
+            h.fake.faults.refuse_ws = True
+            h.fake.drop_ws()
+            await until(lambda: h.broker.state is ConnectionState.RECONNECTING)
+            h.fake.venue.fill(LINEAR, "BTCUSDT", o.client_order_id)  # nobody hears it
+            await asyncio.sleep(0.2)
+            h.fake.faults.refuse_ws = False
+            h.fake.faults.duplicate_user_events = True
+            await until(lambda: engine.oms.get(o.client_order_id).status is S.FILLED, timeout=5)
+            for _ in range(2):
+                await h.broker.reconcile("test")
+            await engine.runner.wait_idle()
+            return engine, db, o
+
+    engine, db, o = run(scenario())
+    assert len(rows(db, s.fills, client_order_id=o.client_order_id)) == 1
+    assert engine.ledger.quantity("binance", "BTC/USDT:USDT") == D("0.004")
+    assert engine.oms.quarantined == 0

@@ -103,3 +103,38 @@ def test_orders_and_positions_we_did_not_make_are_reported_once():
     mismatches = [e for e in h.record.of(RiskEvent) if e.code == "position_mismatch"]
     assert len(mismatches) == 1
     assert mismatches[0].details == {"venue": "0.007", "expected": "0.002", "kind": "linear"}
+
+
+def test_the_periodic_reconciliation_finds_a_fill_whose_event_was_lost():
+    async def scenario():
+        async with Adapter(reconcile_interval_s=1) as h:
+            o = order()
+            await h.broker.place_order(o)
+            await until(lambda: h.record.updates(o.client_order_id))
+            h.fake.faults.lose_user_events = True  # the socket stays up, the event is lost
+            h.fake.venue.fill(SPOT, "BTCUSDT", o.client_order_id, "0.005")
+            await until(lambda: h.record.fills(o.client_order_id), timeout=4,
+                        what="the periodic reconciliation")
+            return h, o
+
+    h, o = run(scenario())
+    assert [f.quantity for f in h.record.fills(o.client_order_id)] == [D("0.005")]
+
+
+def test_cancel_all_clears_the_venue_including_orders_we_did_not_place():
+    async def scenario():
+        async with Adapter(markets=["spot", "linear"]) as h:
+            mine = [order(), order("BTC/USDT:USDT", qty="0.002", price="58000.0")]
+            for o in mine:
+                await h.broker.place_order(o)
+            h.fake.venue.place(SPOT, {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT",
+                                      "quantity": "1", "price": "2500"})
+            await until(lambda: all(h.record.updates(o.client_order_id) for o in mine))
+            await h.broker.cancel_all()
+            await until(lambda: all(S.CANCELLED in [u.status for u in
+                                                    h.record.updates(o.client_order_id)]
+                                    for o in mine))
+            return h
+
+    h = run(scenario())
+    assert not h.fake.venue.open_orders(SPOT) and not h.fake.venue.open_orders(LINEAR)

@@ -150,3 +150,25 @@ def test_each_environment_talks_to_its_own_hosts_and_live_needs_live_true():
     live, live_flag = run(visit(live=True, symbols=["BTC/USDT"]))
     assert live == {"api.binance.com", "stream.binance.com", "ws-api.binance.com"}
     assert live_flag
+
+
+def test_fetch_bars_returns_closed_candles_as_an_ohlcv_frame():
+    async def scenario():
+        async with Adapter(keys=False) as h:
+            venue = h.fake.venue
+            start = venue.candles[(SPOT, "BTCUSDT")][0].t
+            for price in ("60010", "60020", "60030"):
+                venue.external_trade(SPOT, "BTCUSDT", "BUY", "0.25", price)
+                venue.roll_bar()
+            everything = await h.broker.fetch_bars("BTC/USDT", "1m")
+            window = await h.broker.fetch_bars("BTC/USDT", "1m", (start + MINUTE_MS) * 10**6,
+                                               (start + 3 * MINUTE_MS) * 10**6)
+            return everything, window, start
+
+    everything, window, start = run(scenario())
+    assert list(everything.columns) == ["open", "high", "low", "close", "volume"]
+    assert everything.index.name == "time" and str(everything.index.tz) == "UTC"
+    assert list(everything["close"]) == [60010.0, 60020.0, 60030.0]  # not the forming one
+    assert list(everything["volume"]) == [0.25, 0.25, 0.25]
+    assert [int(t.value // 10**6) for t in window.index] == [start + MINUTE_MS,
+                                                             start + 2 * MINUTE_MS]

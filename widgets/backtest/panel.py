@@ -257,7 +257,10 @@ class BacktestPanel(QWidget):
         for b in (self.backtest.run_bar, self.search.run_bar):
             b.run_button.setEnabled(True)
         if thread is not None:
-            thread.deleteLater()
+            # ``finished`` is emitted from the worker thread just before it ends; the last
+            # Python reference owns the QThread, so wait for the end before dropping it
+            # (destroying a QThread that still runs aborts the process).
+            thread.wait()
 
     def _show_backtest(self, outcome: RunOutcome) -> None:
         result = outcome.result

@@ -10,23 +10,33 @@ slots.
 
 Progress is throttled to ``MAX_PROGRESS_HZ`` so a search with thousands of
 tiny jobs cannot flood the event loop; the last report (1.0) always goes out.
+
+Garbage: Python's cyclic collector runs in whichever thread happens to
+allocate, and a backtest allocates a lot. Left alone it would free unreachable
+Qt objects of the GUI thread (a closed dialog, a lambda-connected widget) from
+the worker thread, and Qt crashes. While a job runs, ``GuiThreadCollector``
+switches automatic collection off and collects on the GUI thread instead, on
+a timer: the young generations often, everything every few seconds.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from engine.backtest.runner import BacktestCancelled
 from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 MAX_PROGRESS_HZ = 20.0
+COLLECT_EVERY_MS = 250  # young generations, on the GUI thread, while a job runs
+FULL_COLLECT_EVERY = 40  # ticks: a full collection every 10 s
 
 Report = Callable[[float, str], None]
 Job = Callable[[Report, Callable[[], bool]], Any]
@@ -47,6 +57,51 @@ class Throttle:
             self._last = now
             return True
         return False
+
+
+class GuiThreadCollector(QObject):
+    """Cyclic garbage collection on the GUI thread only, while any worker job runs."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = 0
+        self._was_enabled = False
+        self._ticks = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(COLLECT_EVERY_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def acquire(self) -> None:
+        if self.jobs == 0:
+            self._was_enabled = gc.isenabled()
+            gc.collect()  # what the GUI thread left behind goes now, here
+            gc.disable()
+            self._ticks = 0
+            self._timer.start()
+        self.jobs += 1
+
+    def release(self) -> None:
+        self.jobs = max(0, self.jobs - 1)
+        if self.jobs == 0:
+            self._timer.stop()
+            if self._was_enabled:
+                gc.enable()
+            gc.collect()
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        gc.collect(2 if self._ticks % FULL_COLLECT_EVERY == 0 else 1)
+
+
+_collector: GuiThreadCollector | None = None
+
+
+def gui_collector() -> GuiThreadCollector:
+    """The process's collector (created on first use, on the GUI thread)."""
+    global _collector
+    if _collector is None:
+        _collector = GuiThreadCollector()
+    return _collector
 
 
 class TaskThread(QThread):
@@ -71,6 +126,20 @@ class TaskThread(QThread):
         self.setObjectName(name)
         self._cancel = threading.Event()
         self._throttle = Throttle()
+        self._collecting = False
+        self.finished.connect(self._release)
+
+    def start(self, priority: QThread.Priority = QThread.Priority.InheritPriority) -> None:
+        """Start the job (GUI thread); garbage is collected on this thread until it ends."""
+        if not self._collecting:
+            gui_collector().acquire()
+            self._collecting = True
+        super().start(priority)
+
+    def _release(self) -> None:
+        if self._collecting:
+            self._collecting = False
+            gui_collector().release()
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check (a backtest checks every few thousand bars)."""

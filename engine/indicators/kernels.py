@@ -1,8 +1,8 @@
-"""Vectorised numerics behind the batch indicators (numpy/scipy, no pandas).
+"""Vectorised numerics behind the batch indicators (numpy and pandas' compiled ewm).
 
 Two ideas keep these both fast and accurate:
 
-* Exponential averages are a first-order IIR filter, run by ``scipy.signal.lfilter``
+* Exponential averages are a first-order recursion, run by pandas' compiled ``ewm``
   in C: the same recurrence the streaming classes apply one bar at a time.
 * Rolling sums are differences of prefix sums, which lose precision as the
   prefix grows. Each block of windows therefore gets its own prefix sums of the
@@ -15,8 +15,8 @@ Two ideas keep these both fast and accurate:
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lfilter
 
 EPS = float(np.finfo(np.float64).eps)
 # A rolling standard deviation is trusted when its rounding error is below this
@@ -29,7 +29,9 @@ def ewma(x: np.ndarray, alpha: float) -> np.ndarray:
     """``y[0] = x[0]``, ``y[i] = (1 - alpha) * y[i-1] + alpha * x[i]`` (pandas adjust=False)."""
     if len(x) == 0:
         return np.empty(0)
-    y, _ = lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1.0 - alpha) * x[0]])
+    # pandas' compiled recursion (what ta uses); scipy.signal.lfilter did the same but
+    # importing scipy.signal cost the terminal's launch 0.5-1 s.
+    y = pd.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy(copy=True)
     y[0] = x[0]  # exactly the seed, as the streaming form has it
     return y
 
@@ -38,9 +40,8 @@ def wilder(x: np.ndarray, period: int, seed: float) -> np.ndarray:
     """``y[-1] = seed``, ``y[i] = (y[i-1] * (period - 1) + x[i]) / period`` (Wilder's smoothing)."""
     if len(x) == 0:
         return np.empty(0)
-    keep = (period - 1) / period
-    y, _ = lfilter([1.0 / period], [1.0, -keep], x, zi=[keep * seed])
-    return y
+    seeded = np.concatenate(([seed], x))
+    return pd.Series(seeded).ewm(alpha=1.0 / period, adjust=False).mean().to_numpy(copy=True)[1:]
 
 
 def rolling_mean(x: np.ndarray, period: int) -> np.ndarray:

@@ -26,9 +26,15 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 log = logging.getLogger(__name__)
+
+
+def _stats():  # type: ignore[no-untyped-def]
+    """scipy.stats, imported on first use: it costs ~1 s at the terminal's launch."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +81,9 @@ def parametric_var(returns: np.ndarray | list[float], confidence: float = 0.99, 
     if len(r) < 2:
         return VarResult(math.nan, math.nan, "parametric", confidence, horizon, len(r))
     mu, sd = float(r.mean()), float(r.std(ddof=1))
-    z = float(stats.norm.ppf(confidence))
+    z = float(_stats().norm.ppf(confidence))
     if cornish_fisher and len(r) > 3:
-        s, k = float(stats.skew(r)), float(stats.kurtosis(r))
+        s, k = float(_stats().skew(r)), float(_stats().kurtosis(r))
         zl = -z  # the left-tail quantile of returns
         zl = (zl + (zl**2 - 1) * s / 6 + (zl**3 - 3 * zl) * k / 24 - (2 * zl**3 - 5 * zl) * s**2 / 36)
         z_eff = -zl
@@ -85,7 +91,7 @@ def parametric_var(returns: np.ndarray | list[float], confidence: float = 0.99, 
         z_eff = z
     var = -(mu - z_eff * sd)
     # ES of the normal: mu - sd * pdf(z) / (1 - c), as a loss.
-    es = -(mu - sd * float(stats.norm.pdf(z)) / (1 - confidence))
+    es = -(mu - sd * float(_stats().norm.pdf(z)) / (1 - confidence))
     scale = math.sqrt(horizon)
     method = "cornish-fisher" if cornish_fisher else "parametric"
     return VarResult(var * scale, max(es, var) * scale, method, confidence, horizon, len(r))
@@ -119,8 +125,8 @@ def garch_var(returns: np.ndarray | list[float], confidence: float = 0.99,
     nu = float(res.params["nu"])
     # Standardised t: unit variance, quantile and ES of its left tail.
     std = math.sqrt((nu - 2) / nu)
-    q = float(stats.t.ppf(1 - confidence, nu))
-    es_t = (stats.t.pdf(q, nu) / (1 - confidence)) * (nu + q * q) / (nu - 1)
+    q = float(_stats().t.ppf(1 - confidence, nu))
+    es_t = (_stats().t.pdf(q, nu) / (1 - confidence)) * (nu + q * q) / (nu - 1)
     var = -(mu + sigma * q * std)
     es = -(mu - sigma * float(es_t) * std)
     s = math.sqrt(horizon)
@@ -148,9 +154,9 @@ def portfolio_var(returns: np.ndarray, values: np.ndarray, confidence: float = 0
             return VarResult(math.nan, math.nan, "portfolio-parametric", confidence, horizon, len(r))
         mu = float(r.mean(axis=0) @ v)
         sd = float(np.sqrt(v @ np.cov(r, rowvar=False, ddof=1).reshape(len(v), len(v)) @ v))
-        z = float(stats.norm.ppf(confidence))
+        z = float(_stats().norm.ppf(confidence))
         var = -(mu - z * sd)
-        es = -(mu - sd * float(stats.norm.pdf(z)) / (1 - confidence))
+        es = -(mu - sd * float(_stats().norm.pdf(z)) / (1 - confidence))
         s = math.sqrt(horizon)
         return VarResult(var * s, max(es, var) * s, "portfolio-parametric", confidence, horizon,
                          len(r))

@@ -298,6 +298,9 @@ class BacktestPanel(QWidget):
         text = (f"{len(result.windows)} windows in {result.elapsed_s:.1f} s; out-of-sample "
                 f"{result.metric} {getattr(result.metrics, result.metric):.4g}, return "
                 f"{result.metrics.total_return_pct:.2f} %")
+        noted = [w for w in result.windows if w.note]
+        if noted:  # e.g. no finite Sharpe on a short train window: the first trial was taken
+            text += f"; {len(noted)} window(s): {noted[0].note}"
         self.search.run_bar.status(("cancelled after " if result.cancelled else "done: ") + text)
 
     # ---- trades and the chart -----------------------------------------------------------------

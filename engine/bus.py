@@ -64,6 +64,9 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: dict[type, list[Subscription]] = {}
         self._routes: dict[type, tuple[Subscription, ...]] = {}
+        # Per event type: the handlers to call in order when none is async (the common
+        # case, and every handler in a backtest), else None for the general path.
+        self._plain: dict[type, tuple[Handler, ...] | None] = {}
         self._queue: deque[Any] = deque()
         self._dispatching = False
         self.errors = 0
@@ -80,6 +83,7 @@ class EventBus:
         )
         self._subs.setdefault(event_type, []).append(sub)
         self._routes.clear()
+        self._plain.clear()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -87,6 +91,7 @@ class EventBus:
         if sub in subs:
             subs.remove(sub)
             self._routes.clear()
+            self._plain.clear()
         sub.active = False
         if sub.task is not None:
             sub.task.cancel()
@@ -115,18 +120,33 @@ class EventBus:
             self._dispatching = False
 
     def _deliver(self, event: object) -> None:
-        route = self._routes.get(type(event))
-        if route is None:
-            route = self.handlers_for(type(event))
-        for sub in route:
+        kind = type(event)
+        handlers = self._plain.get(kind, False)
+        if handlers is False:
+            route = self.handlers_for(kind)
+            handlers = self._plain[kind] = (
+                None if any(s.is_async for s in route) else tuple(s.handler for s in route))
+        if handlers is not None:
+            for handler in handlers:
+                try:
+                    handler(event)
+                except Exception:
+                    self._failed(kind, handler)
+            return
+        for sub in self.handlers_for(kind):
             if sub.is_async:
                 self._enqueue(sub, event)
                 continue
             try:
                 sub.handler(event)
             except Exception:
-                self.errors += 1
-                log.exception("event handler %s failed on %s", sub.name, type(event).__name__)
+                self._failed(kind, sub.handler)
+
+    def _failed(self, kind: type, handler: Handler) -> None:
+        self.errors += 1
+        name = next((s.name for s in self.handlers_for(kind) if s.handler is handler),
+                    getattr(handler, "__qualname__", repr(handler)))
+        log.exception("event handler %s failed on %s", name, kind.__name__)
 
     def _enqueue(self, sub: Subscription, event: object) -> None:
         sub.pending.append(event)

@@ -23,6 +23,17 @@ from engine.models import Account, Fill, Instrument, Position
 from engine.models.numbers import ZERO
 from engine.portfolio.ledger import Ledger
 
+_FILL_SETTERS = tuple((name, getattr(Fill, name).__set__) for name in Fill.__dataclass_fields__)
+
+
+def _with_broker(fill: Fill, broker: str) -> Fill:
+    """``dataclasses.replace(fill, broker=broker)`` without re-running the frozen
+    ``__init__`` (several times slower; Fill has no ``__post_init__``)."""
+    new = object.__new__(Fill)
+    for name, setter in _FILL_SETTERS:
+        setter(new, broker if name == "broker" else getattr(fill, name))
+    return new
+
 
 class VenueAccount:
     """Cash, holdings and reservations of one paper account."""
@@ -89,7 +100,7 @@ class VenueAccount:
     def apply_fill(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:
         currency = instrument.currency
         self._open(currency)
-        self._ledger.apply_fill(replace(fill, broker=currency), instrument)
+        self._ledger.apply_fill(_with_broker(fill, currency), instrument)
         if instrument.symbol not in self._currency_of:
             self._currency_of[instrument.symbol] = currency
             if instrument.asset_class.is_derivative:

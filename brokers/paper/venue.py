@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
@@ -72,6 +71,7 @@ from engine.models import (
     TimeInForce,
 )
 from engine.models.numbers import ZERO
+from engine.models.orders import evolve
 
 log = logging.getLogger(__name__)
 
@@ -253,11 +253,17 @@ class PaperBroker(Broker):
     def submit(self, order: Order) -> None:
         """Synchronous ``place_order``: the order reaches the venue after the latency."""
         self._check_online()
-        self._after_latency(f"place {order.client_order_id}", self._arrive, order)
+        if self.config.latency_ns <= 0:
+            self._arrive(order)
+        else:
+            self._after_latency(f"place {order.client_order_id}", self._arrive, order)
 
     def request_cancel(self, order: Order) -> None:
         self._check_online()
-        self._after_latency(f"cancel {order.client_order_id}", self._cancel_arrives, order)
+        if self.config.latency_ns <= 0:
+            self._cancel_arrives(order)
+        else:
+            self._after_latency(f"cancel {order.client_order_id}", self._cancel_arrives, order)
 
     def request_amend(self, order: Order, quantity: Decimal | None = None,
                       price: Decimal | None = None) -> None:
@@ -504,7 +510,7 @@ class PaperBroker(Broker):
         if new_qty % inst.lot_size or new_qty < inst.min_qty:
             return (f"quantity {new_qty} must be a multiple of {inst.lot_size} and at least "
                     f"{inst.min_qty}")
-        probe = dataclasses.replace(wo.order, quantity=new_qty, price=new_price,
+        probe = evolve(wo.order, quantity=new_qty, price=new_price,
                                     reduce_only=False)
         reason = self._validate(probe, inst, self.clock.now_ns())
         if reason:
@@ -661,7 +667,7 @@ class PaperBroker(Broker):
 
     def _reject(self, order: Order, reason: str, broker_order_id: str = "") -> None:
         now = self.clock.now_ns()
-        self._closed[order.client_order_id] = dataclasses.replace(
+        self._closed[order.client_order_id] = evolve(
             order, status=S.REJECTED, reason=reason, updated_ns=now,
             broker_order_id=broker_order_id)
         log.info("%s rejected %s: %s", self.name, order.client_order_id, reason)
@@ -669,7 +675,7 @@ class PaperBroker(Broker):
                      broker_order_id=broker_order_id)
 
     def _snapshot(self, wo: WorkingOrder) -> Order:
-        return dataclasses.replace(
+        return evolve(
             wo.order,
             status=wo.status,
             quantity=wo.qty,

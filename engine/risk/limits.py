@@ -87,6 +87,32 @@ class RiskLimits:
         return cls(**values)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True, slots=True)
+class _Numbers:
+    """``RiskLimits`` as the Decimals and nanoseconds the rules compare with."""
+
+    max_order_qty: Decimal
+    max_order_notional: Decimal
+    band: Decimal  # price_band_pct / 100
+    position_pct: Decimal
+    gross_pct: Decimal
+    leverage: Decimal
+    duplicate_ns: int
+    cancel_ns: int
+
+    @classmethod
+    def of(cls, lim: RiskLimits) -> _Numbers:
+        return cls(Decimal(str(lim.max_order_qty)), Decimal(str(lim.max_order_notional)),
+                   Decimal(str(lim.price_band_pct)) / 100, Decimal(str(lim.max_position_pct)),
+                   Decimal(str(lim.max_gross_exposure_pct)), Decimal(str(lim.max_leverage)),
+                   int(lim.duplicate_window_seconds * NS), int(lim.cancel_window_seconds * NS))
+
+
+def _decimal(value: float) -> Decimal:
+    """``to_decimal`` of a market-data float without its type checks (the same value)."""
+    return Decimal(repr(value)) if type(value) is float else to_decimal(value)
+
+
 @dataclass(slots=True)
 class _Order:
     """An intent with its numbers parsed, plus what the rules look up once per check."""
@@ -127,6 +153,18 @@ class PreTradeRisk:
         self._sent: deque[int] = deque()
         self._cancels: deque[int] = deque()
         self._recent: dict[tuple[object, ...], int] = {}
+        self._numbers_of: RiskLimits | None = None
+        self._numbers_cache: _Numbers | None = None
+        self._rule_sets: dict[tuple[bool, bool], list[Callable[[_Order], Rejection | None]]] = {}
+
+    @property
+    def _numbers(self) -> _Numbers:
+        """The limits as Decimals, rebuilt when ``limits`` is replaced (settings applied)."""
+        if self._numbers_of is not self.limits:
+            self._numbers_cache = _Numbers.of(self.limits)
+            self._numbers_of = self.limits
+        assert self._numbers_cache is not None
+        return self._numbers_cache
 
     # ---- bookkeeping the engine reports ---------------------------------------
     def order_sent(self, intent: OrderIntent, broker: str) -> None:
@@ -157,6 +195,14 @@ class PreTradeRisk:
         return None
 
     def _rules(self, privileged: bool, reducing: bool) -> list[Callable[[_Order], Rejection | None]]:
+        rules = self._rule_sets.get((privileged, reducing))
+        if rules is None:
+            rules = self._rule_sets[(privileged, reducing)] = self._make_rules(privileged,
+                                                                               reducing)
+        return rules
+
+    def _make_rules(self, privileged: bool,
+                    reducing: bool) -> list[Callable[[_Order], Rejection | None]]:
         rules: list[Callable[[_Order], Rejection | None]] = [
             self._short_sale, self._size, self._price_band,
         ]
@@ -247,7 +293,7 @@ class PreTradeRisk:
             side_price = q.ask if o.intent.side is Side.BUY else q.bid
             for candidate in (side_price, q.last):
                 if candidate == candidate and candidate > 0:  # not NaN
-                    o.ref = to_decimal(candidate)
+                    o.ref = _decimal(candidate)
                     break
         return o.ref
 
@@ -257,8 +303,8 @@ class PreTradeRisk:
         return o.account
 
     def _size(self, o: _Order) -> Rejection | None:
-        lim = self.limits
-        if o.quantity > Decimal(str(lim.max_order_qty)):
+        lim, num = self.limits, self._numbers
+        if o.quantity > num.max_order_qty:
             return Rejection("max_order_qty", f"quantity {o.quantity} is above the limit "
                              f"{lim.max_order_qty:g}")
         ref = self.reference_price(o)
@@ -266,17 +312,19 @@ class PreTradeRisk:
             return Rejection("no_price", f"no market price for {o.instrument.symbol} yet; "
                              "use a limit order")
         notional = o.instrument.notional(ref, o.quantity)
-        if notional > Decimal(str(lim.max_order_notional)):
+        if notional > num.max_order_notional:
             return Rejection("max_order_notional", f"notional {notional:.2f} is above the limit "
                              f"{lim.max_order_notional:g}")
         return None
 
     def _price_band(self, o: _Order) -> Rejection | None:
+        if o.price is None and o.stop is None:
+            return None  # a market order has no price to be out of the band
         last = self.market.last_price(o.instrument.symbol)
         if last is None or last <= 0:
             return None
-        band = Decimal(str(self.limits.price_band_pct)) / 100
-        last_d = to_decimal(last)
+        band = self._numbers.band
+        last_d = _decimal(last)
         for what, price in (("limit", o.price), ("stop", o.stop)):
             if price is not None and abs(price - last_d) > band * last_d:
                 return Rejection("price_band", f"{what} price {price} is more than "
@@ -300,7 +348,7 @@ class PreTradeRisk:
 
     def _cancel_rate(self, o: _Order) -> Rejection | None:
         now = self.clock.now_ns()
-        window = int(self.limits.cancel_window_seconds * NS)
+        window = self._numbers.cancel_ns
         while self._cancels and self._cancels[0] <= now - window:
             self._cancels.popleft()
         if len(self._cancels) >= self.limits.max_cancels_per_window:
@@ -309,8 +357,12 @@ class PreTradeRisk:
         return None
 
     def _duplicate(self, o: _Order) -> Rejection | None:
+        window = self._numbers.duplicate_ns
+        if window <= 0:  # nothing sent is newer than now: no order can be a duplicate
+            if len(self._recent) > 10_000:
+                self._recent.clear()
+            return None
         seen = self._recent.get(_fingerprint(o.intent, o.broker))
-        window = int(self.limits.duplicate_window_seconds * NS)
         if seen is not None and self.clock.now_ns() - seen < window:
             return Rejection("duplicate_order", "the same order was sent less than "
                              f"{self.limits.duplicate_window_seconds:g} s ago")
@@ -331,7 +383,7 @@ class PreTradeRisk:
         pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
         projected = abs(held + o.intent.side.sign * (pending + o.quantity))
         value = o.instrument.notional(ref, projected)
-        cap = self._equity(o) * Decimal(str(self.limits.max_position_pct)) / 100
+        cap = self._equity(o) * self._numbers.position_pct / 100
         if value > cap:
             return Rejection("max_position", f"position in {o.instrument.symbol} would be "
                              f"{value:.2f}, above {self.limits.max_position_pct:g}% of equity "
@@ -343,7 +395,7 @@ class PreTradeRisk:
         assert ref is not None
         gross = sum((abs(p.market_value) for p in self.ledger.positions(o.broker)), ZERO)
         gross += o.instrument.notional(ref, o.quantity)
-        cap = self._equity(o) * Decimal(str(self.limits.max_gross_exposure_pct)) / 100
+        cap = self._equity(o) * self._numbers.gross_pct / 100
         if gross > cap:
             return Rejection("gross_exposure", f"gross exposure would be {gross:.2f}, above "
                              f"{self.limits.max_gross_exposure_pct:g}% of equity ({cap:.2f})")
@@ -380,7 +432,7 @@ class PreTradeRisk:
                         if self.instruments.find(p.symbol) is not None
                         and self.instruments.get(p.symbol).asset_class.is_derivative), ZERO)
         exposure += o.instrument.notional(ref, o.quantity)
-        cap = min(Decimal(str(self.limits.max_leverage)), o.instrument.max_leverage)
+        cap = min(self._numbers.leverage, o.instrument.max_leverage)
         equity = self._equity(o)
         if equity <= 0 or exposure > equity * cap:
             return Rejection("leverage", f"futures exposure {exposure:.2f} would exceed "

@@ -41,6 +41,8 @@ from engine.trading import TradingEngine
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
 
+ACCOUNT_CHECK_NS = 100_000_000  # 0.1 s of market time
+
 
 @dataclass(frozen=True, slots=True)
 class PortfolioLimits:
@@ -126,6 +128,8 @@ class PortfolioRiskMonitor:
         self._accounts: dict[str, _Account] = {}
         self._stops: dict[tuple[str, str], _Stops] = {}
         self._flattened_sessions: dict[str, int] = {}
+        self._accounts_checked_ns = -ACCOUNT_CHECK_NS
+        self._session_close: dict[str, tuple[int, int]] = {}  # symbol -> (known since, close)
         engine.bus.subscribe(FillEvent, self._on_fill)
         engine.bus.subscribe(Bar, self._on_bar)
         engine.bus.subscribe(Tick, self._on_tick)
@@ -150,8 +154,13 @@ class PortfolioRiskMonitor:
     def _price(self, symbol: str, price: float, ts_ns: int) -> None:
         if not math.isfinite(price) or price <= 0:
             return
-        self.check_accounts(ts_ns)
-        self._check_stops(symbol, to_decimal(price))
+        # Live feeds bring thousands of ticks a second; the account limits are checked at
+        # most every ACCOUNT_CHECK_NS of market time (every bar in a backtest).
+        if not 0 <= ts_ns - self._accounts_checked_ns < ACCOUNT_CHECK_NS:
+            self._accounts_checked_ns = ts_ns
+            self.check_accounts(ts_ns)
+        if self._stops:
+            self._check_stops(symbol, to_decimal(price))
         self._check_session_end(symbol, ts_ns)
 
     def _on_fill(self, event: FillEvent) -> None:
@@ -265,9 +274,15 @@ class PortfolioRiskMonitor:
     def _check_session_end(self, symbol: str, ts_ns: int) -> None:
         if not self.limits.flatten_at_session_end or self.session_end is None:
             return
-        close = self.session_end(symbol, ts_ns)
-        if close is None:
-            return
+        known = self._session_close.get(symbol)
+        if known is not None and known[0] <= ts_ns < known[1]:
+            close = known[1]  # still the same session: no calendar look-up per tick
+        else:
+            found = self.session_end(symbol, ts_ns)
+            if found is None:
+                return
+            close = found
+            self._session_close[symbol] = (ts_ns, close)
         if ts_ns < close - int(self.limits.session_end_flatten_minutes * 60 * NS):
             return
         if self._flattened_sessions.get(symbol) == close:

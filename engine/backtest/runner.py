@@ -139,9 +139,9 @@ def _frames(config: BacktestConfig, data: pd.DataFrame | Mapping[str, pd.DataFra
             raise UserError(f"no data for symbol {symbol!r}")
         frame = frames[symbol]
         if config.start is not None:
-            frame = frame[frame.index >= pd.Timestamp(config.start, tz="UTC")
-                          if pd.Timestamp(config.start).tzinfo is None
-                          else pd.Timestamp(config.start)]
+            start = pd.Timestamp(config.start)
+            frame = frame[frame.index >= (start.tz_localize("UTC") if start.tzinfo is None
+                                          else start)]
         if config.end is not None:
             end = pd.Timestamp(config.end)
             frame = frame[frame.index <= (end.tz_localize("UTC") if end.tzinfo is None else end)]

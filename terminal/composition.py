@@ -102,6 +102,7 @@ def _wire(window: MainWindow) -> None:
 
     book, ticket = window.panels.get("book"), window.panels.get("ticket")
     chart, backtest = window.panels.get("chart"), window.panels.get("backtest")
+    backtest = getattr(backtest, "panel", backtest)  # inside its scroll area
     if book is not None and ticket is not None and hasattr(book, "price_clicked"):
         book.price_clicked.connect(ticket.set_price)
         ladder = getattr(book, "ladder", None)

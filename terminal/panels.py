@@ -77,9 +77,16 @@ def _log(ctx: AppContext) -> QWidget:
 
 
 def _backtest(ctx: AppContext) -> QWidget:
+    from PySide6.QtWidgets import QScrollArea
+
     from widgets.backtest_panel import BacktestPanel
 
-    return BacktestPanel(ctx)
+    # Scrolled: its full form and plots must not force the bottom docks to grow.
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(BacktestPanel(ctx))
+    scroll.panel = scroll.widget()  # type: ignore[attr-defined]
+    return scroll
 
 
 def default_panels() -> list[PanelSpec]:

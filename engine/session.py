@@ -46,6 +46,7 @@ from engine.risk.portfolio import PortfolioRiskMonitor, calendar_day, calendar_s
 from engine.settings import (
     broker_settings,
     database_url,
+    enabled_brokers,
     engine_config,
     portfolio_limits,
     risk_limits,
@@ -115,6 +116,7 @@ class TradingSession:
         for data in self.market.values():
             self.engine.instruments.add(data.instrument)
         self._add_paper_brokers()
+        self._add_configured_brokers()
         self.engine.restore()
         self._resume_brokers()
         self.monitor = PortfolioRiskMonitor(
@@ -247,6 +249,24 @@ class TradingSession:
             self.engine.open_account(name, currency, cash)
             for inst in instruments:
                 self.engine.route(inst.symbol, name)
+
+    def _add_configured_brokers(self) -> None:
+        """Brokers enabled in ``[brokers.*]`` besides paper (Binance, Kiwoom), found by name.
+
+        One that cannot be built is logged and left out: the paper market still runs.
+        """
+        for name in enabled_brokers(self.settings):
+            if name == "paper":
+                continue
+            try:
+                broker = create_broker(name, name=name, bus=self.engine.bus, clock=self.clock,
+                                       settings=broker_settings(self.settings, name))
+            except Exception as exc:  # noqa: BLE001 - e.g. the extra is not installed
+                log.error("broker %s is enabled in the settings but could not be set up: %s",
+                          name, exc)
+                continue
+            self.engine.add_broker(broker)
+            log.info("%s added (%s)", name, "LIVE" if broker.live else "testnet/demo")
 
     def _resume_brokers(self) -> None:
         """Rebuild the paper venues from the journal; cancel orders left resting."""

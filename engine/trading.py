@@ -171,10 +171,15 @@ class TradingEngine:
         self._halt_hooks.append(callback)
 
     async def connect_all(self) -> None:
+        """Connect every broker; one that fails is reported and the others still connect."""
         for broker in self.brokers.values():
-            await broker.connect()
-            for inst in await broker.instruments():
-                self.instruments.add(inst)
+            try:
+                await broker.connect()
+                for inst in await broker.instruments():
+                    self.instruments.add(inst)
+            except Exception as exc:  # noqa: BLE001 - a venue down must not stop the terminal
+                log.error("%s could not connect: %s", broker.name, exc)
+                self.report_broker_error(broker.name, exc)
         if self.kill_switch.latched:
             log.warning("the kill switch is latched (%s): cancelling anything still open",
                         self.kill_switch.state.reason)

@@ -42,7 +42,7 @@ import asyncio
 import logging
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -901,7 +901,14 @@ class KiwoomBroker(Broker):
 
 
 def create_broker(*, name: str = "kiwoom", bus: EventBus, clock: Clock,
-                  launcher: BridgeLauncher | None = None, **settings: Any) -> KiwoomBroker:
-    """The registry's factory: settings are the ``[brokers.kiwoom]`` keys."""
-    return KiwoomBroker(name, bus, clock, config=KiwoomConfig.from_mapping(settings),
+                  launcher: BridgeLauncher | None = None,
+                  settings: Mapping[str, Any] | None = None, instruments: Any = None,
+                  **more: Any) -> KiwoomBroker:
+    """The registry's factory: settings are the ``[brokers.kiwoom]`` keys.
+
+    They come as ``settings=`` (as the terminal passes every broker's table) or as
+    keyword arguments; KRX instruments come from the bridge, so ``instruments`` is unused.
+    """
+    merged = {**(settings or {}), **more}
+    return KiwoomBroker(name, bus, clock, config=KiwoomConfig.from_mapping(merged),
                         launcher=launcher)

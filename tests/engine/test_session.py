@@ -103,3 +103,24 @@ def test_paper_cli_mistakes_exit_2_with_the_reason(market_db, capsys, argv, word
     assert main(["paper", "--db", str(market_db), *argv]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_brokers_enabled_in_the_settings_join_the_session_paper_still_runs(market_db, tmp_path):
+    settings = default_settings().with_overrides({"brokers.kiwoom.enabled": True,
+                                                  "brokers.kiwoom.fake": True})
+    s = TradingSession(settings, SessionOptions(symbols=("AAPL",)), database=Database(market_db),
+                       journal_database=Database(tmp_path / "j.sqlite3"))
+    kiwoom = s.engine.brokers["kiwoom"]
+    assert not kiwoom.live  # live only when the user sets live = true for kiwoom
+
+    class Down(type(s.engine.brokers["paper-usd"])):
+        async def connect(self) -> None:
+            raise ConnectionError("venue unreachable")
+
+    s.engine.brokers.pop("kiwoom")  # its fake bridge is tested in tests/brokers/kiwoom
+    down = Down("down", s.engine.bus, s.clock)
+    s.engine.add_broker(down)
+    asyncio.run(s.engine.connect_all())
+    assert s.engine.brokers["paper-usd"].state.value == "CONNECTED"
+    assert s.engine._broker_errors.get("down")  # reported, counted towards the kill switch
+    s.close()

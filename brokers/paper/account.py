@@ -43,6 +43,7 @@ class VenueAccount:
         self._reserved_cash: dict[str, Decimal] = {}
         self._reserved_qty: dict[str, Decimal] = {}
         self._currency_of: dict[str, str] = {}
+        self._margined: set[str] = set()  # currencies with derivative positions (margin in use)
         for currency, amount in cash.items():
             self._open(currency, amount)
 
@@ -67,8 +68,12 @@ class VenueAccount:
         """Cash a new order may commit: cash - reservations - margin of open futures."""
         if not self._ledger.has_account(currency):
             return ZERO
-        account = self._ledger.account(currency)
-        return account.cash - self._reserved_cash[currency] - account.margin_used
+        if currency in self._margined:
+            account = self._ledger.account(currency)
+            return account.cash - self._reserved_cash[currency] - account.margin_used
+        # No futures: no margin, and no need to value every position (the same result;
+        # ZERO is what account() reports as margin then).
+        return self._ledger.cash(currency) - self._reserved_cash[currency] - ZERO
 
     def reserve_cash(self, currency: str, amount: Decimal) -> None:
         self._open(currency)
@@ -104,6 +109,7 @@ class VenueAccount:
         if instrument.symbol not in self._currency_of:
             self._currency_of[instrument.symbol] = currency
             if instrument.asset_class.is_derivative:
+                self._margined.add(currency)
                 # After the first fill, which created the position with its contract size.
                 self._ledger.set_leverage(currency, instrument.symbol, leverage)
 

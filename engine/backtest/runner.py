@@ -42,6 +42,7 @@ from engine.models import (
     FillEvent,
     Instrument,
     Order,
+    PositionEvent,
     Timeframe,
     crypto_perp,
     crypto_spot,
@@ -229,11 +230,11 @@ def bar_factory() -> Callable[..., Bar]:
 
 
 class _Equity:
-    """Cash and positions as floats, refreshed from the ledger only when a fill lands."""
+    """Cash and positions as floats, refreshed only when a fill lands (from its events)."""
 
     def __init__(self, engine: TradingEngine, symbols: list[str]) -> None:
-        self.engine = engine
-        self.cash = float(engine.ledger.account(BROKER).cash)
+        self.ledger = engine.ledger
+        self.cash = float(engine.ledger.cash(BROKER))
         self.qty = dict.fromkeys(symbols, 0.0)
         self.cost = dict.fromkeys(symbols, 0.0)
         self.margin = {s: engine.instruments.get(s).asset_class is AssetClass.CRYPTO_PERP
@@ -242,15 +243,20 @@ class _Equity:
         self.traded = 0.0
         self.fees = 0.0
         engine.bus.subscribe(FillEvent, self.on_fill)
+        engine.bus.subscribe(PositionEvent, self.on_position)
 
     def on_fill(self, event: FillEvent) -> None:
         f = event.fill
-        pos = self.engine.ledger.position(BROKER, f.symbol)
-        self.qty[f.symbol] = float(pos.quantity)
-        self.cost[f.symbol] = float(pos.cost_basis)
-        self.cash = float(self.engine.ledger.account(BROKER).cash)
+        self.cash = float(self.ledger.cash(BROKER))
         self.traded += float(f.price * f.quantity) * self.size.get(f.symbol, 1.0)
         self.fees += float(f.fee)
+
+    def on_position(self, event: PositionEvent) -> None:
+        # Published by the OMS right after the fill's FillEvent, with the position after it.
+        pos = event.position
+        if pos.broker == BROKER and pos.symbol in self.qty:
+            self.qty[pos.symbol] = float(pos.quantity)
+            self.cost[pos.symbol] = float(pos.cost_basis)
 
     def value(self, closes: dict[str, float]) -> float:
         total = self.cash

@@ -177,6 +177,10 @@ class Ledger:
         pos = book.positions.get(symbol) if book else None
         return pos.quantity if pos else ZERO
 
+    def cash(self, broker: str) -> Decimal:
+        """Cash of ``broker``'s account: ``account(broker).cash`` without valuing positions."""
+        return self._book(broker).cash
+
     def account(self, broker: str) -> Account:
         """Cash, equity and margin; equity = cash + cash-product holdings at market
         + unrealized PnL of futures."""

@@ -82,6 +82,10 @@ def broker_settings(settings: Settings, name: str) -> dict[str, Any]:
     table.pop("enabled", None)
     if name == "paper" and not table.get("bar_participation"):
         table.pop("bar_participation", None)
+    if name == "binance":  # empty means "the adapter's default"
+        for key in ("environment", "symbols", "leverage", "margin_mode"):
+            if not table.get(key):
+                table.pop(key, None)
     return table
 
 

@@ -127,6 +127,17 @@ def _digits(value: str) -> str | None:
     return None
 
 
+def _markets(value: tuple[str, ...]) -> str | None:
+    bad = [m for m in value if m not in ("spot", "linear")]
+    if not value or bad:
+        return 'must list "spot" and/or "linear"'
+    return None
+
+
+def _symbols_or_none(value: tuple[str, ...]) -> str | None:
+    return _symbols(value) if value else None
+
+
 def _symbols(value: tuple[str, ...]) -> str | None:
     if any(not s.strip() for s in value):
         return "must not contain empty symbols"
@@ -245,15 +256,24 @@ FIXED: tuple[Key, ...] = (
     _k("brokers.paper", "bar_timeframe", str, "1m", "bar length in bar mode", check=_timeframe),
     # [brokers.binance]
     _k("brokers.binance", "enabled", bool, False, "connect to Binance"),
-    _k("brokers.binance", "market", str, "spot", "spot, or USD-M perpetual futures",
-       choices=("spot", "usdm")),
-    _k("brokers.binance", "testnet", bool, True, "use Binance's testnet, not the real exchange"),
+    _k("brokers.binance", "markets", tuple, ("spot",),
+       'what to trade: "spot" and/or "linear" (USD-M perpetual futures)', check=_markets),
+    _k("brokers.binance", "environment", str, "",
+       "empty: the spot testnet (spot only) or demo trading (with USD-M); live needs live = true",
+       choices=("", "testnet", "demo", "live")),
+    _k("brokers.binance", "symbols", tuple, (), "only these instruments (empty: all)",
+       check=_symbols_or_none),
+    _k("brokers.binance", "leverage", int, 0, "USD-M leverage set per symbol (0: the venue's)",
+       low=0, high=125),
+    _k("brokers.binance", "margin_mode", str, "", "USD-M margin mode (empty: the venue's)",
+       choices=("", "cross", "isolated")),
+    _k("brokers.binance", "reconcile_interval_s", float, 30.0,
+       "compare venue orders, fills and positions with the journal this often",
+       low=1.0, high=86_400.0),
     _k("brokers.binance", "live", bool, False, "allow real-money orders (off unless set here)"),
     # [brokers.kiwoom]
     _k("brokers.kiwoom", "enabled", bool, False, "connect to Kiwoom OpenAPI+ (Windows)"),
     _k("brokers.kiwoom", "python32_path", str, "", "32-bit Python with PyQt5 that hosts OpenAPI+"),
-    _k("brokers.kiwoom", "server", str, "mock", "mock (모의투자) or real server",
-       choices=("mock", "real")),
     _k("brokers.kiwoom", "account", str, "", "account number (empty: the login's first)",
        check=_digits),
     _k("brokers.kiwoom", "fake", bool, False, "run the fake control instead (demos, tests)"),

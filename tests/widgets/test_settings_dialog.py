@@ -118,8 +118,8 @@ def test_every_risk_and_kill_switch_key_gets_an_editor_from_the_schema(qtbot, us
     spin.stepBy(-1)
     assert spin.value() == 1
     # Choices are combo boxes; every [brokers.*] key and the gui and data keys are there too.
-    assert isinstance(dialog.fields["brokers.kiwoom.server"].editor, QComboBox)
-    assert {"brokers.paper.initial_cash", "brokers.binance.testnet", "data.folder",
+    assert isinstance(dialog.fields["brokers.binance.environment"].editor, QComboBox)
+    assert {"brokers.paper.initial_cash", "brokers.binance.markets", "data.folder",
             "data.database_url", "gui.theme", "gui.book_levels",
             "gui.max_table_rows"} <= set(dialog.fields)
     assert dialog.fields["gui.book_levels"].raw() == "15"  # from the user file

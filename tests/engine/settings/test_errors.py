@@ -40,12 +40,12 @@ def test_wrong_type(write, line, expected):
 
 
 def test_bad_choice_lists_the_choices(write):
-    path = write('[gui]\ntheme = "blue"\n[brokers.binance]\nmarket = "coinm"\n')
+    path = write('[gui]\ntheme = "blue"\n[brokers.binance]\nmargin_mode = "cross-ish"\n')
     with pytest.raises(SettingsError) as exc:
         validate_file(path)
     assert problems(exc) == [
         f'{path}:2: gui.theme = "blue": must be one of: "dark", "light"',
-        f'{path}:4: brokers.binance.market = "coinm": must be one of: "spot", "usdm"',
+        f'{path}:4: brokers.binance.margin_mode = "cross-ish": must be one of: "", "cross", "isolated"',
     ]
 
 
@@ -138,7 +138,7 @@ def test_line_numbers_for_dotted_keys_inline_tables_and_nested_headers(write):
     path = write(
         'risk.max_position_pct = 101\n'                    # dotted key at the top
         '[brokers]\n'
-        'binance = { market = "x" }\n'                     # inline table: its line
+        'binance = { margin_mode = "x" }\n'                     # inline table: its line
         '[ "strategy" . hybrid ]\n'
         'notes = """\nrsi_period = 1\n"""\n'               # not a key: inside a string
         'rsi_period = 1\n'
@@ -147,7 +147,7 @@ def test_line_numbers_for_dotted_keys_inline_tables_and_nested_headers(write):
         validate_file(path)
     assert problems(exc) == [
         f"{path}:1: risk.max_position_pct = 101: must be a number between 0 and 100",
-        f'{path}:3: brokers.binance.market = "x": must be one of: "spot", "usdm"',
+        f'{path}:3: brokers.binance.margin_mode = "x": must be one of: "", "cross", "isolated"',
         f'{path}:5: strategy.hybrid.notes = "rsi_period = 1\\n": unknown setting',
         f"{path}:8: strategy.hybrid.rsi_period = 1: must be an integer between 2 and 200",
     ]

@@ -22,8 +22,8 @@ def test_defaults_load_with_every_key_from_the_defaults():
     assert all(s.source_of(p) == DEFAULT for p, _ in s.items())
     assert s.risk.max_position_pct == 10.0  # a percentage, as in seed 004
     assert s.brokers.paper.enabled is True
-    assert s.brokers.binance.live is False and s.brokers.binance.testnet is True
-    assert s.brokers.kiwoom.live is False and s.brokers.kiwoom.server == "mock"
+    assert s.brokers.binance.live is False and s.brokers.binance.environment == ""
+    assert s.brokers.kiwoom.live is False and s.brokers.kiwoom.fake is False
     assert s.replay.symbols == ("AAPL", "MSFT", "IBM", "GOOG", "005930")
 
 
@@ -51,7 +51,7 @@ def test_hybrid_section_is_derived_from_the_strategy_params():
 def test_attribute_and_path_access_agree_and_name_near_misses():
     s = load_settings(env={})
     assert s.get("risk.max_position_pct") == s.risk.max_position_pct
-    assert s.get("brokers.binance")["market"] == "spot"
+    assert s.get("brokers.binance")["markets"] == ("spot",)
     assert s.strategy.hybrid.bb_std == 2.0
     with pytest.raises(AttributeError, match="did you mean 'risk.max_position_pct'"):
         _ = s.risk.max_positon_pct
@@ -84,3 +84,20 @@ def test_inherited_strategy_keys_point_at_real_general_keys_with_compatible_rang
                         assert g.high is not None and g.high <= k.high, (k.path, general)
                     if k.choices is not None:
                         assert set(g.choices or ()) <= set(k.choices), (k.path, general)
+
+
+def test_every_broker_table_is_accepted_by_its_adapter():
+    """The settings schema and the adapters' own config readers agree on every key."""
+    from brokers.ccxt.config import CcxtConfig
+    from brokers.kiwoom.config import KiwoomConfig
+    from brokers.paper.config import PaperConfig
+    from engine.settings import broker_settings, default_settings
+
+    s = default_settings().with_overrides({"brokers.binance.markets": ["spot", "linear"],
+                                           "brokers.binance.leverage": 5,
+                                           "brokers.binance.margin_mode": "isolated"})
+    config = CcxtConfig.from_settings(broker_settings(s, "binance"))
+    assert config.environment == "demo" and not config.live  # USD-M: demo trading
+    assert config.leverage_for("BTC/USDT:USDT") == 5
+    assert not KiwoomConfig.from_mapping(broker_settings(s, "kiwoom")).live
+    PaperConfig.from_settings(broker_settings(s, "paper"))

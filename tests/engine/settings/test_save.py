@@ -66,6 +66,8 @@ def _value(key):
         return st.integers(int(key.low), int(key.high))
     if key.kind is float:
         return st.floats(key.low, key.high, allow_nan=False)
+    if key.path == "brokers.binance.markets":
+        return st.sampled_from([("spot",), ("linear",), ("spot", "linear")])
     if key.kind is tuple:
         return st.lists(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1)
                         .filter(str.strip), max_size=3).map(tuple)

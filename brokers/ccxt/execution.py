@@ -27,9 +27,10 @@ trades are fetched (so a cancel never overtakes the fill before it).
 
 Reconciliation (on connect, after the user stream comes back, every
 ``reconcile_interval_s`` and after an unknown outcome): each open order of
-ours is compared with the venue (open orders, then the order by client id),
-missing fills are fetched by order id and reported once, orders the venue
-closed are closed; open orders we did not place are reported once as a
+ours is compared with the venue (its symbol's open orders, then the order by
+client id), missing fills are fetched by order id and reported once, orders
+the venue closed are closed; on connect, on reconnect and every tenth round
+all open orders are listed, and those we did not place are reported once as a
 ``RiskEvent``; positions (USD-M) and base-asset balances (spot) are compared
 with what the reported fills imply, and a difference seen twice in a row is a
 ``RiskEvent``.
@@ -74,6 +75,11 @@ S = OrderStatus
 ZERO = Decimal(0)
 FILLS_KEPT = 10_000
 BAN_WAIT_S = 60.0
+# Open orders of every symbol cost 40 weight on USD-M (16 spot), one symbol 1: ccxt's
+# limiter makes every later request wait for that weight, an order included. Periodic
+# rounds ask per symbol with orders of ours; every FULL_SWEEP_EVERY-th round (and on
+# connect / reconnect) asks for all, to find orders placed elsewhere.
+FULL_SWEEP_EVERY = 10
 
 
 @dataclass(eq=False)
@@ -562,15 +568,22 @@ class Execution:
         await asyncio.shield(self._reconcile_task)
 
     async def _reconcile(self, why: str) -> None:
+        full = why != "periodic" or self.reconciles % FULL_SWEEP_EVERY == 0
         for kind in self.b.config.markets:
-            await self._reconcile_kind(kind)
+            await self._reconcile_kind(kind, full)
         self.reconciles += 1
         log.info("%s reconciled (%s): %d open orders of ours", self.b.name, why,
                  sum(1 for t in self.orders.values() if not t.done))
 
-    async def _reconcile_kind(self, kind: str) -> None:
+    async def _reconcile_kind(self, kind: str, full: bool = True) -> None:
         ex = self.b.exchange
-        rows = await ex.fetch_open_orders(None, None, None, _type_params(kind))
+        if full:
+            rows = await ex.fetch_open_orders(None, None, None, _type_params(kind))
+        else:
+            rows = []
+            for symbol in sorted({t.symbol for t in self.orders.values()
+                                  if t.kind == kind and not t.done}):
+                rows += await ex.fetch_open_orders(symbol)
         venue_open = [parsing.rest_order(kind, r.get("info") or {}) for r in rows]
         by_id = {vo.order_id: vo for vo in venue_open}
         by_cid = {vo.client_order_id: vo for vo in venue_open}
@@ -582,6 +595,12 @@ class Execution:
             self.track(vo)
             self.apply(t, vo, ())
             await self.wait_gap(t)
+        if full:
+            self._flag_external(kind, venue_open)
+        await self._check_holdings(kind)
+
+    def _flag_external(self, kind: str, venue_open: list[VenueOrder]) -> None:
+        """Open orders this session did not place: one warning each, ever."""
         for vo in venue_open:
             key = (kind, vo.order_id)
             known = self.by_id.get(key) or self.orders.get(vo.client_order_id)
@@ -592,7 +611,6 @@ class Execution:
                                   f"{vo.quantity} {vo.symbol_id} that this session did not "
                                   "place", symbol=self.b.symbol_for(kind, vo.symbol_id),
                                   severity="warning")
-        await self._check_holdings(kind)
 
     async def _reconcile_closed(self, t: Tracked) -> None:
         in_flight_ms = self.b.config.recv_window_ms + 2_000

@@ -91,26 +91,28 @@ class MarketData:
         self.funding_wakeup = asyncio.Event()
 
     # ---- subscriptions ------------------------------------------------------------------
+    # Subscriptions made before ``connect`` are remembered and start with it; symbols are
+    # checked against the venue's markets as soon as they are known.
     async def subscribe_order_book(self, symbols: Iterable[str], depth: int) -> None:
         for symbol in symbols:
-            self.b.market(symbol)
+            self._check(symbol)
             self.book_depth[symbol] = depth
             self._want(f"book|{symbol}", "book", symbol)
 
     async def subscribe_ticks(self, symbols: Iterable[str]) -> None:
         for symbol in symbols:
-            self.b.market(symbol)
+            self._check(symbol)
             self._want(f"trades|{symbol}", "trades", symbol)
 
     async def subscribe_bars(self, symbols: Iterable[str], timeframe: str) -> None:
         tf = self._timeframe(timeframe)
         for symbol in symbols:
-            market = self.b.market(symbol)
-            name = f"bars|{symbol}|{tf.name}"
-            if name not in self.bars:
-                self.bars[name] = BarState(symbol, tf.name, tf.seconds * 1000,
-                                           (self.b.kind_of(symbol), market["id"], tf.name))
-            self._want(name, "bars", name)
+            self._check(symbol)
+            self._want(f"bars|{symbol}|{tf.name}", "bars", symbol)
+
+    def _check(self, symbol: str) -> None:
+        if self.b.exchange is not None:
+            self.b.market(symbol)  # BrokerUnavailable naming the symbol
 
     async def unsubscribe(self, symbols: Iterable[str]) -> None:
         gone = set(symbols)
@@ -121,16 +123,13 @@ class MarketData:
                 await stream.stop()
         self.funding_symbols -= gone
 
-    def _want(self, name: str, kind: str, arg: Any) -> None:
-        self.wanted[name] = (kind, arg)
-        symbol = name.split("|")[1]
-        if self.b.kind_of(symbol) == LINEAR:
-            self.funding_symbols.add(symbol)
+    def _want(self, name: str, kind: str, symbol: str) -> None:
+        self.wanted[name] = (kind, symbol)
         if self.b.streaming and name not in self.streams:
             self._start(name)
 
     def start_all(self) -> None:
-        for name in self.wanted:
+        for name in list(self.wanted):
             if name not in self.streams:
                 self._start(name)
 
@@ -139,19 +138,31 @@ class MarketData:
         await asyncio.gather(*(s.stop() for s in streams), return_exceptions=True)
 
     def _start(self, name: str) -> None:
-        kind, arg = self.wanted[name]
-        handlers = {"trades": self._trades_step}
-        symbol = name.split("|")[1]
-        topic = {"book": f"orderbook::{symbol}", "trades": f"trade::{symbol}",
-                 "bars": f"ohlcv::{symbol}::{name.split('|')[-1]}"}[kind]
+        kind, symbol = self.wanted[name]
+        try:
+            market = self.b.market(symbol)
+        except BrokerUnavailable as exc:
+            self.wanted.pop(name, None)
+            self._quality("unknown_symbol", symbol, f"not subscribed: {exc}")
+            return
+        if self.b.kind_of(symbol) == LINEAR:
+            self.funding_symbols.add(symbol)
+        if kind == "bars":
+            tf = self._timeframe(name.split("|")[2])
+            if name not in self.bars:
+                self.bars[name] = BarState(symbol, tf.name, tf.seconds * 1000,
+                                           (self.b.kind_of(symbol), market["id"], tf.name))
+            topic = f"ohlcv::{symbol}::{tf.name}"
+        else:
+            topic = f"orderbook::{symbol}" if kind == "book" else f"trade::{symbol}"
 
         async def step(recovering: bool) -> None:
             if kind == "bars":
-                await self._bars_step(self.bars[arg], recovering)
+                await self._bars_step(self.bars[name], recovering)
             elif kind == "book":
-                await self._book_step(arg, recovering)
+                await self._book_step(symbol, recovering)
             else:
-                await handlers[kind](arg)
+                await self._trades_step(symbol)
 
         stream = Stream(name, step, self.b.health, self.b.new_backoff(),
                         describe=lambda exc: reason(exc, self.b.credentials),

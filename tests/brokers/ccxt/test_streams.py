@@ -172,3 +172,18 @@ def test_fetch_bars_returns_closed_candles_as_an_ohlcv_frame():
     assert list(everything["volume"]) == [0.25, 0.25, 0.25]
     assert [int(t.value // 10**6) for t in window.index] == [start + MINUTE_MS,
                                                              start + 2 * MINUTE_MS]
+
+
+def test_subscriptions_made_before_connect_start_with_it():
+    async def scenario():
+        async with Adapter(keys=False, connect=False) as h:
+            await h.broker.subscribe_order_book(["BTC/USDT", "NOPE/USDT"])
+            await h.broker.subscribe_bars(["BTC/USDT"], "1m")
+            await h.broker.connect()
+            await until(lambda: h.record.of(OrderBook) and h.record.of(BarUpdate))
+            return h
+
+    h = run(scenario())
+    quality = h.record.of(DataQualityEvent)
+    assert [(q.kind, q.symbol) for q in quality] == [("unknown_symbol", "NOPE/USDT")]
+    assert {b.symbol for b in h.record.of(OrderBook)} == {"BTC/USDT"}

@@ -71,7 +71,9 @@ class StrategyRunner:
         if isinstance(saved, dict):
             strategy.state.update(saved)
         self._errors[strategy_id] = 0
+        _pin_params(strategy)
         if not self._call(strategy, "on_start"):
+            _unpin_params(strategy)
             return
         strategy._warming_up = True  # type: ignore[attr-defined]
         try:
@@ -99,6 +101,7 @@ class StrategyRunner:
         for sub in strategy.__dict__.pop("_subscriptions", []):
             self.engine.bus.unsubscribe(sub)
         self._call(strategy, "on_stop", stopping=True)
+        _unpin_params(strategy)
         self.save_state(strategy)
         self._set_state(strategy, state, detail)
 
@@ -183,3 +186,29 @@ class StrategyRunner:
     @staticmethod
     def _state_key(strategy: Strategy) -> str:
         return f"strategy:{strategy.strategy_id}"
+
+
+def _pin_params(strategy: Strategy) -> None:
+    """While it runs, a strategy reads its parameters as plain instance attributes.
+
+    ``Param`` is a descriptor without ``__set__``, so an instance attribute of the
+    same name wins: ``self.fast`` then costs a dict lookup instead of a Python call
+    (seed 004's hybrid read ~19 parameters a bar; 12% of its backtest). Parameters
+    change only while a strategy is stopped (``apply_params`` stops it first), and
+    stopping unpins them, so a stopped strategy reads ``_params`` as before.
+    """
+    values = strategy.__dict__.get("_params", {})
+    pinned = {}
+    for name, param in type(strategy).params.items():
+        if name not in strategy.__dict__:  # never hide what the strategy set itself
+            pinned[name] = strategy.__dict__[name] = values.get(name, param.default)
+    strategy.__dict__["_pinned_params"] = pinned
+
+
+def _unpin_params(strategy: Strategy) -> None:
+    for name, value in strategy.__dict__.pop("_pinned_params", {}).items():
+        if strategy.__dict__.get(name, _MISSING) is value:  # the strategy did not replace it
+            del strategy.__dict__[name]
+
+
+_MISSING = object()

@@ -104,7 +104,8 @@ class PaperBroker(Broker):
         self.bar_source = bar_source
         self._instruments: dict[str, Instrument] = {}
         self._working: dict[str, WorkingOrder] = {}
-        self._closed: dict[str, Order] = {}
+        # Closed orders: an Order, or (working order, close time) made into one when asked.
+        self._closed: dict[str, Order | tuple[WorkingOrder, int]] = {}
         self._seen: set[str] = set()
         self._fills: list[Fill] = []
         self._order_no = 0
@@ -655,7 +656,7 @@ class PaperBroker(Broker):
         self._working.pop(wo.cid, None)
         wo.status = status
         wo.reason = reason
-        self._closed[wo.cid] = self._snapshot(wo)
+        self._closed[wo.cid] = (wo, self.clock.now_ns())  # final: the snapshot can wait
         if status is not S.FILLED:  # a fill is its own report
             self._report(wo.cid, status, broker_order_id=wo.boid, reason=reason,
                          filled_qty=wo.filled)
@@ -674,7 +675,7 @@ class PaperBroker(Broker):
         self._report(order.client_order_id, S.REJECTED, reason=reason,
                      broker_order_id=broker_order_id)
 
-    def _snapshot(self, wo: WorkingOrder) -> Order:
+    def _snapshot(self, wo: WorkingOrder, now_ns: int | None = None) -> Order:
         return evolve(
             wo.order,
             status=wo.status,
@@ -683,7 +684,7 @@ class PaperBroker(Broker):
             filled_qty=wo.filled,
             avg_fill_price=wo.filled_value / wo.filled if wo.filled else None,
             broker_order_id=wo.boid,
-            updated_ns=self.clock.now_ns(),
+            updated_ns=self.clock.now_ns() if now_ns is None else now_ns,
             reason=wo.reason,
         )
 
@@ -692,7 +693,12 @@ class PaperBroker(Broker):
         return [self._snapshot(wo) for wo in self._working.values()]
 
     async def fetch_order_history(self, since_ns: int | None = None) -> list[Order]:
-        return [o for o in self._closed.values() if since_ns is None or o.updated_ns >= since_ns]
+        closed = self._closed
+        for cid, entry in closed.items():
+            if isinstance(entry, tuple):
+                closed[cid] = self._snapshot(*entry)
+        return [o for o in closed.values()  # type: ignore[union-attr]
+                if since_ns is None or o.updated_ns >= since_ns]
 
     async def fetch_positions(self) -> list[Position]:
         self._mark()

@@ -210,25 +210,30 @@ class OrderManager:
             self._quarantine("unknown_order", f"{update.broker} reported an order we never placed",
                              update, broker=update.broker)
             return
-        if update.broker_order_id and not order.broker_order_id:
-            order = evolve(order, broker_order_id=update.broker_order_id)
-            self._by_broker_id[(order.broker, update.broker_order_id)] = order.client_order_id
-            self._orders[order.client_order_id] = order
-            if order.client_order_id in self._open:
-                self._open[order.client_order_id] = order
+        # The venue's id arrives with the acknowledgement. On the common path it goes
+        # into the transition's one new Order; every other path stores it first.
+        boid = update.broker_order_id if update.broker_order_id and \
+            not order.broker_order_id else ""
+        if boid:
+            self._by_broker_id[(order.broker, boid)] = order.client_order_id
         status = update.status
         if update.filled_qty is not None and update.filled_qty > order.filled_qty:
+            order = self._keep_boid(order, boid)
+            boid = ""
             self._missed_fill(order, update)
         if status in _FILL_STATES:
             # Fill states come from Fill records, which carry price and quantity;
             # a bare "filled" status only tells us a fill report may be missing.
+            self._keep_boid(order, boid)
             return
         if status is S.ACCEPTED and order.status in _FILL_STATES:
-            self._persist_silently(order)
+            self._persist_silently(self._keep_boid(order, boid))
             return  # a late acknowledgement of an order that already traded
         if status is order.status and status is not S.ACCEPTED:
+            self._keep_boid(order, boid)
             return  # a repeated report: nothing changes
         if not is_legal(order.status, status):
+            order = self._keep_boid(order, boid)
             self._quarantine(
                 "illegal_transition",
                 f"order {order.client_order_id}: {order.status.value} -> {status.value} is not allowed",
@@ -238,6 +243,7 @@ class OrderManager:
         changes: dict[str, object] = {}
         if update.quantity is not None:
             if update.quantity < order.filled_qty:
+                order = self._keep_boid(order, boid)
                 self._quarantine("bad_amend", f"order {order.client_order_id}: amended quantity "
                                  f"{update.quantity} is below the filled {order.filled_qty}",
                                  update, broker=order.broker, order=order)
@@ -247,7 +253,19 @@ class OrderManager:
             changes["price"] = update.price
         kind = "amended" if changes and status is S.ACCEPTED and order.status is S.ACCEPTED \
             else status.value.lower()
+        if boid:
+            changes["broker_order_id"] = boid
         self._transition(order, status, reason=update.reason, kind=kind, **changes)
+
+    def _keep_boid(self, order: Order, boid: str) -> Order:
+        """Store ``order`` with the venue's id ``boid`` (if any) without journaling it."""
+        if not boid:
+            return order
+        order = evolve(order, broker_order_id=boid)
+        self._orders[order.client_order_id] = order
+        if order.client_order_id in self._open:
+            self._open[order.client_order_id] = order
+        return order
 
     def on_fill(self, fill: Fill) -> None:
         key = (fill.broker, fill.fill_id)

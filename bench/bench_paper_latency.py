@@ -220,6 +220,41 @@ def kill_switch_latency() -> float:
     return kill_switch().sent
 
 
+def machine_noise(cpu_seconds: float, n: int = 5_000) -> tuple[float, float]:
+    """(median, p99) wall time of a pure-Python loop that needs ``cpu_seconds`` of CPU.
+
+    No I/O, no allocation: what its p99 exceeds its median by is this machine's own
+    scheduling noise (other processes, frequency changes), the floor under any p99.
+    """
+    def spin(k: int) -> int:
+        x = 0
+        for i in range(k):
+            x += i
+        return x
+
+    k, took = 1_000, 0.0
+    while took < cpu_seconds:  # calibrate the loop length to the CPU time asked for
+        k *= 2
+        start = time.thread_time()
+        spin(k)
+        took = time.thread_time() - start
+    k = max(1, int(k * cpu_seconds / took))
+    for _ in range(2):  # refine on the median of a few runs
+        runs = []
+        for _ in range(21):
+            start = time.thread_time()
+            spin(k)
+            runs.append(time.thread_time() - start)
+        k = max(1, int(k * cpu_seconds / statistics.median(runs)))
+    walls = []
+    for _ in range(n):
+        start_ns = time.perf_counter_ns()
+        spin(k)
+        walls.append((time.perf_counter_ns() - start_ns) / 1e9)
+    walls.sort()
+    return statistics.median(walls), _percentile(walls, 0.99)
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
@@ -244,6 +279,9 @@ def main() -> None:
         ("order round trip, CPU of this thread, p99", f"{_percentile(cpu, 0.99) * ms:.3f} ms",
          "(wall minus waiting for the CPU/disk)"),
     ]
+    noise_med, noise_p99 = machine_noise(statistics.median(cpu))
+    rows += [("machine noise: a pure CPU loop of about that median, wall p99",
+              f"{noise_p99 * ms:.3f} ms", f"(its median {noise_med * ms:.3f} ms)")]
     sent = sorted(k.sent for k in kills)
     confirmed = sorted(k.confirmed for k in kills)
     rows += [

@@ -265,6 +265,8 @@ class TradingSession:
                 log.error("broker %s is enabled in the settings but could not be set up: %s",
                           name, exc)
                 continue
+            if hasattr(broker, "on_broker_error"):  # errors raised outside place/cancel calls
+                broker.on_broker_error = self.engine.report_broker_error
             self.engine.add_broker(broker)
             log.info("%s added (%s)", name, "LIVE" if broker.live else "testnet/demo")
 

@@ -9,16 +9,20 @@ strategy runner, pre-trade risk, OMS, ledger, journal (in memory) and the
 paper venue. Also prints bars/s of seed 004's hybrid strategy on the same bars.
 
     pip install -e ".[bench]"
-    python bench/bench_backtest.py [--bars 1000000] [--backtrader-bars N]
+    python bench/bench_backtest.py [--bars 1000000] [--backtrader-bars N] [--repeat N]
 
-backtrader is slow (~4,500 bars/s here); ``--backtrader-bars`` lets it run on
-fewer bars (its bars/s barely depends on the length).
+backtrader is slow (~10,000 bars/s here); ``--backtrader-bars`` lets it run on
+fewer bars (its bars/s barely depends on the length), and its figure is then
+labelled with that length. ``--repeat`` runs the engines round-robin that many
+times and keeps each one's best: on a shared machine the ratios are then not at
+the mercy of whatever else ran during one engine's turn.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -82,7 +86,9 @@ def backtesting_py(df: pd.DataFrame) -> tuple[float, int, float]:
     data = df.rename(columns=str.capitalize)
     data.index = data.index.tz_localize(None)
     start = time.perf_counter()
-    stats = Backtest(data, SmaCross, cash=CASH, commission=COMMISSION).run()
+    with warnings.catch_warnings():  # "some trades remain open": the last one, as in ours
+        warnings.simplefilter("ignore")
+        stats = Backtest(data, SmaCross, cash=CASH, commission=COMMISSION).run()
     return len(df) / (time.perf_counter() - start), len(stats["_trades"]), float(
         stats["Equity Final [$]"])
 
@@ -121,19 +127,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--backtrader-bars", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     df = bars(args.bars)
-    print(f"SMA({FAST})/SMA({SLOW}) crossover, {args.bars:,} one-minute bars")
-    rows = [("this engine (full event path)", *ours(df))]
-    rows.append(("backtesting.py", *backtesting_py(df)))
     bt_bars = args.backtrader_bars or args.bars
-    rows.append((f"backtrader ({bt_bars:,} bars)", *backtrader_(df.iloc[:bt_bars])))
+    print(f"SMA({FAST})/SMA({SLOW}) crossover, {args.bars:,} one-minute bars"
+          + (f", best of {args.repeat} round-robin runs" if args.repeat > 1 else ""))
+    engines = [("this engine (full event path)", lambda: ours(df)),
+               ("backtesting.py", lambda: backtesting_py(df)),
+               (f"backtrader ({bt_bars:,} bars)", lambda: backtrader_(df.iloc[:bt_bars]))]
+    best: dict[str, tuple[float, int, float]] = {}
+    for _ in range(max(1, args.repeat)):
+        for name, run in engines:
+            result = run()
+            if name not in best or result[0] > best[name][0]:
+                best[name] = result
+    rows = [(name, *best[name]) for name, _ in engines]
     for name, rate, trades, equity in rows:
         print(f"  {name:<34} {rate:>10,.0f} bars/s   {trades:>6,} trades   final equity {equity:,.2f}")
     base = rows[0][1]
     print(f"  ratio vs backtesting.py: {base / rows[1][1]:.2f}x (target >= 3x)")
     print(f"  ratio vs backtrader:     {base / rows[2][1]:.2f}x (target >= 10x)")
-    rate, trades, _ = ours(df, "hybrid")
+    rate, trades, _ = max((ours(df, "hybrid") for _ in range(max(1, args.repeat))),
+                          key=lambda r: r[0])
     print(f"hybrid strategy (seed 004) on the same bars: {rate:,.0f} bars/s, {trades:,} trades")
 
 

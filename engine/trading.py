@@ -355,9 +355,13 @@ class TradingEngine:
         # A venue whose commands never suspend (paper) gets its cancels now, in this
         # call, and its confirmations are journaled in one commit: 200 cancels take
         # milliseconds instead of a task and a commit each. Others get tasks as usual.
-        with self.oms.group_commit():
-            sent = sum(self._cancel(o.client_order_id, inline=True)
-                       for o in self.oms.open_orders())
+        sent = 0
+        try:
+            with self.oms.group_commit():
+                for o in self.oms.open_orders():
+                    sent += self._cancel(o.client_order_id, inline=True)
+        except Exception:  # the journal failed: the OMS raised the alarm; keep killing
+            log.exception("journaling the kill switch's cancels failed")
         for broker in self.brokers.values():
             self.runner.spawn(self._sweep_untracked(broker), f"sweep {broker.name}",
                               on_error=lambda exc, b=broker.name: self.report_broker_error(b, exc))

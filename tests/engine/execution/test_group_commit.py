@@ -91,3 +91,25 @@ def test_kill_cancels_paper_orders_within_the_call_in_one_commit():
         await engine.runner.wait_idle()
 
     asyncio.run(scenario())
+
+
+def test_kill_still_completes_when_the_journal_fails_on_its_cancels():
+    from tests.engine.execution.test_oms import FailingJournal
+
+    journal = FailingJournal()
+    engine = TradingEngine.for_backtest(clock=SimulatedClock(10**18), journal=journal,
+                                        limits=RiskLimits(max_orders_per_second=100))
+    engine.instruments.add(BTC)
+    venue = create_broker("paper", name="paper", bus=engine.bus, clock=engine.clock,
+                          instruments=[BTC], settings={"initial_cash": {"USDT": 10**6}})
+    engine.add_broker(venue)
+    engine.runner.spawn(venue.connect(), "connect")
+    engine.open_account("paper", "USDT", Decimal(10**6))
+    engine.bus.publish(Tick(BTC.symbol, engine.clock.now_ns(), 50_000.0, 1.0))
+    for i in range(3):
+        assert engine.submit(OrderIntent(BTC.symbol, Side.BUY, Decimal("0.01"), OrderType.LIMIT,
+                                         Decimal(49_000 + i))).accepted
+    journal.broken = True
+    report = engine.kill("test")  # must not raise
+    assert report.cancels_sent == 3 and engine.kill_switch.latched
+    assert venue.open_orders() == []  # the venue got every cancel

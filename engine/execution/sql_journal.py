@@ -204,7 +204,7 @@ class SqlJournal(Journal):
     def _flush_sqlite(self, orders: list[dict[str, Any]], events: list[tuple[Any, ...]],
                       fills: list[tuple[Any, ...]], risk: list[tuple[Any, ...]],
                       state: dict[str, tuple[str, int]]) -> None:
-        if self._checkpointer is None:  # in-memory: the pool's one shared connection
+        if self._checkpointer is None:  # in-memory (or closed): a connection of the pool
             raw = self.db.engine.raw_connection()
             try:
                 _write_sqlite(raw.cursor(), orders, events, fills, risk, state)
@@ -230,6 +230,7 @@ class SqlJournal(Journal):
         finally:
             if self._checkpointer is not None:
                 self._checkpointer.stop()
+                self._checkpointer = None  # a flush after close() uses the pool, as before
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -112,6 +112,10 @@ def _wire(window: MainWindow) -> None:
         chart.symbol_box.currentTextChanged.connect(ticket.set_symbol)
     if backtest is not None and hasattr(backtest, "set_chart") and chart is not None:
         backtest.set_chart(chart)
+    from widgets.notifications import Notifier
+
+    window.notifier = Notifier(window.ctx, status_bar=window.status, parent=window,
+                               icon=window.windowIcon())
     if ticket is not None and window.ctx.symbols:
         ticket.set_symbol(window.ctx.symbols[0])
     # Dock sizes only apply to a shown window: arrange once the loop runs.

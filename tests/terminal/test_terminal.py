@@ -187,3 +187,15 @@ def test_saved_settings_tighten_risk_at_once(terminal, qtbot, tmp_path):
     window._settings_saved(tighter)
     refused = session.engine.submit(OrderIntent("AAPL", Side.BUY, 5))
     assert refused.rejection is not None and refused.rejection.code == "max_order_qty"
+
+
+def test_fills_and_the_kill_switch_are_notified(terminal, qtbot):
+    window, session, loop = terminal
+    fill_ticket(window, "AAPL", 2, OrderType.MARKET)
+    click(loop, qtbot, window.panels["ticket"].buy_button)
+    settle(loop)
+    click(loop, qtbot, window.kill_button)
+    settle(loop)
+    titles = " ".join(title for title, _ in window.notifier.sent)
+    assert "Fill" in titles or "fill" in titles
+    assert "KILL" in titles.upper()

@@ -14,6 +14,7 @@ request into a refused one.
 from __future__ import annotations
 
 import logging
+import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -70,7 +71,11 @@ class SlidingWindows:
                 # Requests inside (t - span, t]: the window is full if there are `limit`.
                 inside = len(stamps) - bisect_right(stamps, t - span)
                 if inside >= limit:
-                    t = stamps[len(stamps) - limit] + span
+                    later = stamps[len(stamps) - limit] + span
+                    # (a + span) - span can round below a, leaving a inside the window at
+                    # t = a + span: step to the next float so that t always grows (the
+                    # loop ended before only by luck, and at times never).
+                    t = later if later > t else math.nextafter(t, math.inf)
                     moved = True
         return t
 

@@ -207,6 +207,9 @@ class OrderTicket(QWidget):
             note.clear()
         if not self.buy_button.isEnabled() and self.ctx.engine.kill_switch.latched:
             return None
+        if not self.quantity.text().strip():  # nothing typed yet: no red before a mistake
+            self._show_verdict("Enter a quantity", ok=True)
+            return None
         rejection = self.check(Side.BUY)
         if rejection is None:
             self._show_verdict("Risk check: OK", ok=True)

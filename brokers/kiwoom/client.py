@@ -238,7 +238,7 @@ class BridgeClient:
         self.closed = True
         self.close_reason = reason
         self._writer = None
-        for req_id, pending in list(self._pending.items()):
+        for pending in list(self._pending.values()):
             if pending.timer is not None:
                 pending.timer.cancel()
             if not pending.future.done():

@@ -126,7 +126,7 @@ class KiwoomMarketData:
         if real_type == "주식체결":
             self._on_trade(code, fields, msg.get("bt"))
         elif real_type == "주식호가잔량":
-            self._on_book(code, fields)
+            self._on_book(code, fields, msg.get("bt"))
         elif real_type == "장시작시간":
             # 215: 0 before the open, 3 open, 2 closing auction, 4 closed (and others).
             self.market_status = str(fields.get("215", "")).strip()
@@ -150,7 +150,7 @@ class KiwoomMarketData:
         if self.latency_ns is not None and bridge_ns:
             self.latency_ns.append(time.time_ns() - int(bridge_ns))
 
-    def _on_book(self, code: str, fields: dict[str, str]) -> None:
+    def _on_book(self, code: str, fields: dict[str, str], bridge_ns: int | None) -> None:
         if code not in self.book_codes:
             return
         book = parsing.order_book(code, fields, self.clock.now_ns(),
@@ -159,6 +159,8 @@ class KiwoomMarketData:
             self._malformed("book", code, fields)
             return
         self.bus.publish(book)
+        if self.latency_ns is not None and bridge_ns:
+            self.latency_ns.append(time.time_ns() - int(bridge_ns))
 
     def _malformed(self, kind: str, code: str, fields: dict[str, str]) -> None:
         self.malformed[kind] += 1

@@ -612,7 +612,9 @@ class FakeKiwoomControl:
             self._deliver_real("", "장시작시간", record)
             return {"open": self.server.session_open}
         if action == "burst":
-            return self._burst(str(args["code"]), int(args["count"]), float(args["rate"]))
+            kinds = args.get("kinds", ["trade"])
+            return self._burst(str(args["code"]), int(args["count"]), float(args["rate"]),
+                               [str(k) for k in kinds])
         if action == "orders":
             return {"orders": [self._order_row(o) for o in self.server.orders.values()
                                if o.account == args["account"] and o.kind != "cancel"]}
@@ -635,32 +637,62 @@ class FakeKiwoomControl:
             return {}
         raise ValueError(f"unknown sim action {action!r}")
 
-    def _burst(self, code: str, count: int, rate: float) -> dict[str, Any]:
-        """``count`` trade prints at ``rate`` per second (benchmarks): real data only."""
-        if count <= 0 or rate <= 0:
-            raise ValueError("count and rate must be positive")
+    def _burst(self, code: str, count: int, rate: float,
+               kinds: list[str] | None = None) -> dict[str, Any]:
+        """``count`` real-time events at ``rate`` per second (benchmarks only).
+
+        ``kinds`` picks 주식체결 trade prints ("trade") and 주식호가잔량 books ("book"),
+        taken in turn. Records are the ones the venue's own prints and book changes
+        produce (real FIDs, signed strings), varied from event to event without
+        touching the venue's book, and raised through ``OnReceiveRealData`` like
+        any other: the bridge reads them with ``GetCommRealData``. Only kinds whose
+        FIDs are registered for ``code`` are sent, as the real control does.
+        """
+        kinds = list(kinds or ["trade"])
+        if count <= 0 or rate <= 0 or not kinds or set(kinds) - {"trade", "book"}:
+            raise ValueError("count and rate must be positive; kinds are 'trade' and 'book'")
+        if code not in self.server.stocks:
+            raise ValueError(f"no stock {code}")
+        fids = self._fids_for(code)
+        wanted = {"trade": TRADE_FIDS, "book": BOOK_FIDS}
+        missing = [k for k in kinds if not fids & wanted[k]]
+        if missing:
+            raise ValueError(f"{code} has no real-time registration for {missing}")
         stock = self.server.stocks[code]
         tick = krx.tick_size(stock.base, stock.etf)
+        book = self._book_record(code)
         step = 0.001
-        per_step = max(1, round(rate * step))
         sent = 0
         start = self.scheduler.now()
+        emit = self.OnReceiveRealData.emit  # type: ignore[attr-defined]
+
+        def trade(n: int, now: str) -> None:
+            price = stock.base + tick * (n % 7 - 3)
+            self.server.stats[code].volume += 1 + n % 9
+            record = self._trade_record(code, price, 1 + n % 9, "buy" if n % 2 else "sell", now)
+            self._real = (code, record)
+            emit(code, "주식체결", "\t".join(record.values()))
+
+        def book_change(n: int, now: str) -> None:
+            record = dict(book)
+            record[21] = now
+            record[61 + n % 10] = str(1 + n % 997)
+            record[71 + (n + 3) % 10] = str(1 + (n * 7) % 991)
+            self._real = (code, record)
+            emit(code, "주식호가잔량", "\t".join(record.values()))
+
+        makers = [trade if k == "trade" else book_change for k in kinds]
 
         def emit_some() -> None:
             nonlocal sent
             now = datetime.now(KST).strftime("%H%M%S")
             # Catch up with the schedule when the loop was late, so the rate holds.
             due = min(count, int((self.scheduler.now() - start) * rate) + 1)
-            for _ in range(max(0, due - sent)):
+            while sent < due:
+                makers[sent % len(makers)](sent, now)
                 sent += 1
-                price = stock.base + tick * (sent % 7 - 3)
-                self.server.stats[code].volume += 1 + sent % 9
-                record = self._trade_record(code, price, 1 + sent % 9,
-                                            "buy" if sent % 2 else "sell", now)
-                self._real = (code, record)
-                self.OnReceiveRealData.emit(code, "주식체결", "\t".join(record.values()))  # type: ignore[attr-defined]
             if sent < count:
                 self.scheduler.call_later(step, emit_some)
 
         self.scheduler.call_later(0, emit_some)
-        return {"scheduled": count, "per_step": per_step}
+        return {"scheduled": count, "kinds": kinds}

@@ -54,6 +54,7 @@ class KiwoomMarketData:
         self.malformed: Counter[str] = Counter()
         self.unregistered: Counter[str] = Counter()
         self.market_status = ""
+        self._levels: parsing.LevelCache = {}  # raw level strings -> BookLevel, all stocks
         self.latency_ns: deque[int] | None = None  # set by benchmarks: bridge -> bus delivery
         self._flush_timer: Timer | None = None
         self._reported: set[str] = set()
@@ -154,7 +155,7 @@ class KiwoomMarketData:
         if code not in self.book_codes:
             return
         book = parsing.order_book(code, fields, self.clock.now_ns(),
-                                  self.book_depth.get(code, 10))
+                                  self.book_depth.get(code, 10), self._levels)
         if book is None:
             self._malformed("book", code, fields)
             return

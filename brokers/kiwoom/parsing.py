@@ -31,6 +31,7 @@ from engine.models import BookLevel, OrderBook, Side, Tick
 KST = timezone(timedelta(hours=9))  # Korea keeps no daylight saving time
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
+_KST_OFFSET_NS = 9 * 3600 * NS
 SESSION_OPEN_MINUTE = 9 * 60  # KRX regular session opens 09:00 KST
 _EMPTY_ORDER_NO = frozenset({"", "0", "0000000"})
 
@@ -38,6 +39,15 @@ _EMPTY_ORDER_NO = frozenset({"", "0", "0000000"})
 # ---- scalars ---------------------------------------------------------------------------
 def to_int(raw: str | int) -> int:
     """``"+0071200"`` -> 71200, ``"-00000150"`` -> -150, ``""`` -> 0; else ValueError."""
+    if type(raw) is int:
+        return raw
+    try:
+        # int() reads signs, zero padding and spaces itself, in C: the common case of
+        # every real-time record. It would also take "1_000"; Kiwoom never sends that.
+        if "_" not in raw:  # type: ignore[operator]
+            return int(raw)
+    except (TypeError, ValueError):
+        pass
     if isinstance(raw, int):
         return raw
     text = str(raw).strip().replace(",", "")
@@ -86,26 +96,22 @@ def kst_date(ts_ns: int) -> date:
     return datetime.fromtimestamp(ts_ns / NS, KST).date()
 
 
-def kst_ns(day: date, hhmmss: str) -> int:
-    """Nanoseconds (UTC epoch) of ``HHMMSS`` KST on ``day``; ValueError if not a time."""
-    text = str(hhmmss).strip()
-    if len(text) != 6 or not text.isdigit():
-        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
-    h, m, s = int(text[:2]), int(text[2:4]), int(text[4:])
-    if h > 23 or m > 59 or s > 59:
-        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
-    moment = datetime(day.year, day.month, day.day, h, m, s, tzinfo=KST)
-    return int(moment.timestamp()) * NS
-
-
 def event_ts_ns(hhmmss: str, now_ns: int) -> int:
     """A real-time or chejan ``HHMMSS`` placed on the KST day it happened.
 
     The control sends no date: the day is today's (KST) by ``now_ns``, except a
     time more than an hour ahead of now, which is yesterday's (an event from
-    just before midnight arriving just after it).
+    just before midnight arriving just after it). Plain arithmetic (KST has no
+    daylight saving time): this runs for every tick and book.
     """
-    ts = kst_ns(kst_date(now_ns), hhmmss)
+    text = hhmmss.strip() if type(hhmmss) is str else str(hhmmss).strip()
+    if len(text) != 6 or not text.isdigit():
+        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
+    h, m, s = int(text[:2]), int(text[2:4]), int(text[4:])
+    if h > 23 or m > 59 or s > 59:
+        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
+    midnight = (now_ns + _KST_OFFSET_NS) // DAY_NS * DAY_NS - _KST_OFFSET_NS
+    ts = midnight + (h * 3600 + m * 60 + s) * NS
     if ts - now_ns > 3600 * NS:
         ts -= DAY_NS
     return ts
@@ -138,31 +144,56 @@ def best_quotes(fids: dict[str, str]) -> tuple[float, float] | None:
         return None
 
 
-def order_book(code: str, fids: dict[str, str], now_ns: int, depth: int = 10) -> OrderBook | None:
+_ASK_KEYS = tuple((str(41 + i), str(61 + i)) for i in range(10))
+_BID_KEYS = tuple((str(51 + i), str(71 + i)) for i in range(10))
+_EMPTY = BookLevel(0.0, 0.0)  # a level without a price, kept in the cache as such
+LEVEL_CACHE_SIZE = 20_000
+
+LevelCache = dict[tuple[str, str], BookLevel]
+
+
+def order_book(code: str, fids: dict[str, str], now_ns: int, depth: int = 10,
+               cache: LevelCache | None = None) -> OrderBook | None:
     """주식호가잔량 -> OrderBook: ask prices 41-50 / quantities 61-70, bids 51-60 / 71-80.
 
     Empty levels (price 0) are left out. A book whose sides are not in price
-    order is malformed and gives None.
+    order is malformed and gives None. ``cache`` (a dict the caller keeps for
+    its streams) maps a level's raw (price, quantity) strings to the level made
+    from them before: consecutive books of a stock share most of their levels,
+    so most are neither parsed nor built again.
     """
     try:
         ts = event_ts_ns(fids["21"], now_ns)
-        asks = _levels(fids, 41, 61, depth)
-        bids = _levels(fids, 51, 71, depth)
-    except (KeyError, ValueError, AttributeError):
+        if depth > 10:
+            depth = 10
+        asks = _levels(fids, _ASK_KEYS[:depth], cache)
+        bids = _levels(fids, _BID_KEYS[:depth], cache)
+    except (KeyError, ValueError, AttributeError, TypeError):
         return None
-    if any(a.price >= b.price for a, b in zip(asks, asks[1:], strict=False)) or \
-            any(a.price <= b.price for a, b in zip(bids, bids[1:], strict=False)):
-        return None
+    for i in range(1, len(asks)):
+        if asks[i - 1].price >= asks[i].price:
+            return None
+    for i in range(1, len(bids)):
+        if bids[i - 1].price <= bids[i].price:
+            return None
     return OrderBook(symbol=code, ts_ns=ts, bids=tuple(bids), asks=tuple(asks))
 
 
-def _levels(fids: dict[str, str], price_fid: int, qty_fid: int, depth: int) -> list[BookLevel]:
+def _levels(fids: dict[str, str], keys: tuple[tuple[str, str], ...],
+            cache: LevelCache | None) -> list[BookLevel]:
     levels = []
-    for i in range(min(depth, 10)):
-        price = to_price(fids[str(price_fid + i)])
-        if price <= 0:
-            continue
-        levels.append(BookLevel(float(price), float(abs(to_int(fids[str(qty_fid + i)])))))
+    for price_key, qty_key in keys:
+        raw = (fids[price_key], fids[qty_key])
+        level = cache.get(raw) if cache is not None else None
+        if level is None:
+            price = to_price(raw[0])
+            level = BookLevel(float(price), float(abs(to_int(raw[1])))) if price > 0 else _EMPTY
+            if cache is not None:
+                if len(cache) >= LEVEL_CACHE_SIZE:
+                    cache.clear()
+                cache[raw] = level
+        if level is not _EMPTY:
+            levels.append(level)
     return levels
 
 

@@ -197,3 +197,35 @@ def test_decimal_text():
     assert p.to_decimal("+0.71") == Decimal("0.71") and p.to_decimal("") == 0
     with pytest.raises(ValueError):
         p.to_decimal("NaN")
+
+
+@given(st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s * 1_000_000_000
+                                                             + 123_456_789),
+       st.integers(0, 23), st.integers(0, 59), st.integers(0, 59))
+def test_event_times_match_the_calendar_reading(now_ns, h, m, s):
+    """The arithmetic fast path agrees with placing HHMMSS on the KST date by datetime."""
+    hhmmss = f"{h:02d}{m:02d}{s:02d}"
+    day = p.kst_date(now_ns)
+    expected = int(datetime(day.year, day.month, day.day, h, m, s, tzinfo=KST).timestamp()) \
+        * 1_000_000_000
+    if expected - now_ns > 3600 * 1_000_000_000:
+        expected -= 86_400 * 1_000_000_000
+    assert p.event_ts_ns(hhmmss, now_ns) == expected
+
+
+def test_to_int_refuses_underscores_that_int_would_take():
+    with pytest.raises(ValueError):
+        p.to_int("1_000")
+
+
+def test_books_from_the_level_cache_equal_books_parsed_afresh():
+    cache: dict = {}
+    first = book_fields([("+71100", "000500"), ("+71200", "1200")],
+                        [("-71000", "300"), ("-70900", "0000077")])
+    changed = {**first, "61": "000499", "72": "80"}
+    for fields in (first, changed, first):
+        assert p.order_book("005930", fields, NOW, cache=cache) == \
+            p.order_book("005930", fields, NOW)
+    assert 0 < len(cache) <= 2 + 4 + 1  # the unchanged levels were reused; one empty level
+    assert p.order_book("005930", {**first, "41": "+7l100"}, NOW, cache=cache) is None
+    assert p.order_book("000660", first, NOW, cache=cache).symbol == "000660"

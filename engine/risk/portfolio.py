@@ -41,7 +41,7 @@ from engine.trading import TradingEngine
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
 
-ACCOUNT_CHECK_NS = 100_000_000  # 0.1 s of market time
+NS_PER_MINUTE = 60 * NS
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,7 @@ class PortfolioRiskMonitor:
         self._accounts: dict[str, _Account] = {}
         self._stops: dict[tuple[str, str], _Stops] = {}
         self._flattened_sessions: dict[str, int] = {}
-        self._accounts_checked_ns = -ACCOUNT_CHECK_NS
+        self._day_cache: tuple[int, date] | None = None  # (minute, trading day)
         self._session_close: dict[str, tuple[int, int]] = {}  # symbol -> (known since, close)
         engine.bus.subscribe(FillEvent, self._on_fill)
         engine.bus.subscribe(Bar, self._on_bar)
@@ -154,11 +154,7 @@ class PortfolioRiskMonitor:
     def _price(self, symbol: str, price: float, ts_ns: int) -> None:
         if not math.isfinite(price) or price <= 0:
             return
-        # Live feeds bring thousands of ticks a second; the account limits are checked at
-        # most every ACCOUNT_CHECK_NS of market time (every bar in a backtest).
-        if not 0 <= ts_ns - self._accounts_checked_ns < ACCOUNT_CHECK_NS:
-            self._accounts_checked_ns = ts_ns
-            self.check_accounts(ts_ns)
+        self.check_accounts(ts_ns)
         if self._stops:
             self._check_stops(symbol, to_decimal(price))
         self._check_session_end(symbol, ts_ns)
@@ -181,7 +177,7 @@ class PortfolioRiskMonitor:
     def _check_account(self, broker: str, ts_ns: int) -> None:
         acct = self._accounts.setdefault(broker, _Account(returns=deque(maxlen=self.limits.var_window)))
         equity = self.engine.ledger.account(broker).equity
-        day = self.day_of(ts_ns)
+        day = self._day(ts_ns)
         if acct.day != day:
             acct.day, acct.start = day, equity
             for key in ("daily_loss", "daily_target"):
@@ -208,6 +204,15 @@ class PortfolioRiskMonitor:
             self._breach(broker, "drawdown", f"drawdown {drawdown:.2f}% reached the limit "
                          f"{lim.max_drawdown_pct:g}%", lim.auto_on_drawdown)
         self._check_var(broker, acct)
+
+    def _day(self, ts_ns: int) -> date:
+        """``day_of`` once per minute: a trading day never changes inside a minute, and a
+        live feed brings thousands of ticks a second (the calendar look-up was 30 us each)."""
+        minute = ts_ns // NS_PER_MINUTE
+        cached = self._day_cache
+        if cached is None or cached[0] != minute:
+            cached = self._day_cache = (minute, self.day_of(ts_ns))
+        return cached[1]
 
     def _check_var(self, broker: str, acct: _Account) -> None:
         assert acct.returns is not None

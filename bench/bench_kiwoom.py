@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import statistics
 import sys
 import tempfile
@@ -56,7 +58,8 @@ def _pct(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, max(0, int(len(sorted_values) * q) - 1))]
 
 
-async def measure(rates: list[int], seconds: float, kinds: list[str], log_dir: Path) -> list[dict]:
+async def measure(rates: list[int], seconds: float, kinds: list[str], log_dir: Path,
+                  profile: cProfile.Profile | None = None) -> list[dict]:
     from brokers.kiwoom.config import KiwoomConfig
     from brokers.kiwoom.execution import KiwoomBroker
     from brokers.kiwoom.supervisor import SubprocessLauncher
@@ -102,11 +105,15 @@ async def measure(rates: list[int], seconds: float, kinds: list[str], log_dir: P
         state0 = await client.request("state")
         cpu, bridge_cpu = time.process_time(), _proc_cpu_s(bridge_pid)
         started = time.time_ns()
+        if profile is not None:
+            profile.enable()
         await client.request("sim", {"action": "burst", "code": CODE, "count": n,
                                      "rate": rate, "kinds": kinds})
         deadline = time.monotonic() + seconds * 3 + 5
         while counts["ticks"] + counts["books"] < n and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        if profile is not None:
+            profile.disable()
         cpu, bridge_cpu = time.process_time() - cpu, _proc_cpu_s(bridge_pid) - bridge_cpu
         state1 = await client.request("state")
         got = counts["ticks"] + counts["books"]
@@ -132,6 +139,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--kinds", nargs="+", default=["trade", "book"],
                         choices=["trade", "book"], help="real types raised in turn")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the terminal's side during the bursts (cProfile)")
     args = parser.parse_args()
     import logging
 
@@ -139,7 +148,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-kiwoom-") as home:
         # The adapter's data folder (logs) must not be the user's.
         os.environ["TRADING_TERMINAL_HOME"] = home
-        results = asyncio.run(measure(args.rates, args.seconds, args.kinds, Path(home)))
+        profile = cProfile.Profile() if args.profile else None
+        results = asyncio.run(measure(args.rates, args.seconds, args.kinds, Path(home),
+                                      profile))
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
     print("Kiwoom real-time events: fake control -> bridge process -> loopback socket "
           "(newline JSON) -> adapter -> engine bus")
     print(f"kinds: {' + '.join(args.kinds)} in turn; latency = bus delivered - bridge's "

@@ -26,6 +26,7 @@ from brokers.kiwoom import protocol as P
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[P.Message], None]
+READ_CHUNK = 256 * 1024
 
 
 class BridgeError(Exception):
@@ -160,22 +161,31 @@ class BridgeClient:
     # ---- reading -------------------------------------------------------------------
     async def _read(self) -> None:
         assert self._reader is not None
+        reader = self._reader
+        lines = P.LineBuffer()
+        decode, dispatch = P.decode, self._dispatch
         reason = "the bridge closed the connection"
         try:
             while True:
-                line = await self._reader.readline()
-                if not line:
+                # Whatever has arrived, up to READ_CHUNK: one await per burst of messages.
+                chunk = await reader.read(READ_CHUNK)
+                if not chunk:
                     break
-                try:
-                    msg = P.decode(line)
-                except P.ProtocolError as exc:
-                    log.warning("unreadable message from the Kiwoom bridge: %s", exc)
-                    continue
-                self._dispatch(msg)
+                for line in lines.feed(chunk):
+                    if not line:
+                        continue
+                    try:
+                        msg = decode(line)
+                    except P.ProtocolError as exc:
+                        log.warning("unreadable message from the Kiwoom bridge: %s", exc)
+                        continue
+                    dispatch(msg)
+                    if self.closed:
+                        return
         except asyncio.CancelledError:
             reason = "closed by the terminal"
             raise
-        except (ConnectionError, OSError, ValueError) as exc:
+        except (ConnectionError, OSError, ValueError, P.ProtocolError) as exc:
             reason = f"connection to the bridge lost: {exc}"
         finally:
             self._mark_closed(reason)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from brokers.kiwoom import parsing
+from brokers.kiwoom.protocol import REAL_KEYS
 from engine.data.bars import BarAggregator
 from engine.execution.broker import BrokerError
 from engine.models import BarUpdate, DataQualityEvent, Timeframe
@@ -124,6 +125,9 @@ class KiwoomMarketData:
         real_type = msg.get("rt", "")
         code = str(msg.get("c", ""))
         fields = msg.get("f") or {}
+        if type(fields) is list:  # values in the order of the protocol's FIDs for the type
+            # A short list leaves FIDs out: the parser then counts the record as malformed.
+            fields = dict(zip(REAL_KEYS.get(real_type, ()), fields, strict=False))
         if real_type == "주식체결":
             self._on_trade(code, fields, msg.get("bt"))
         elif real_type == "주식호가잔량":

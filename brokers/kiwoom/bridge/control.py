@@ -96,3 +96,8 @@ class ControlApi:
 
     def get_comm_real_data(self, code: str, fid: int) -> str:
         return str(self._call("GetCommRealData(QString, int)", code, fid))
+
+    def get_comm_real_values(self, code: str, fids: tuple[int, ...]) -> list[str]:
+        """GetCommRealData for each of ``fids``, in order (inside OnReceiveRealData)."""
+        call = self._call
+        return [str(call("GetCommRealData(QString, int)", code, fid)) for fid in fids]

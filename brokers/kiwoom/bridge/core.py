@@ -28,16 +28,7 @@ from brokers.kiwoom.errors import RATE_LIMIT_CODES, describe, kind_of
 
 log = logging.getLogger(__name__)
 
-# The FIDs the bridge reads for each real type it knows; other types travel raw.
-_BOOK = (21, *range(41, 51), *range(51, 61), *range(61, 71), *range(71, 81), 121, 125)
-REAL_TYPE_FIDS: dict[str, tuple[int, ...]] = {
-    "주식체결": (20, 10, 11, 12, 27, 28, 15, 13, 14, 16, 17, 18, 25, 228, 290),
-    "주식호가잔량": _BOOK,
-    "주식우선호가": (27, 28),
-    "주식시세": (10, 11, 12, 27, 28, 13, 14, 16, 17, 18, 25),
-    "장시작시간": (215, 20, 214),
-}
-_REAL_KEYS = {rt: tuple((fid, str(fid)) for fid in fids) for rt, fids in REAL_TYPE_FIDS.items()}
+REAL_TYPE_FIDS = P.REAL_FIDS  # the protocol fixes them: values travel in this order
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,13 +518,13 @@ class BridgeCore:
         self.real_events += 1
         if not self.connected:
             return
-        keys = _REAL_KEYS.get(real_type)
-        if keys is None:
-            fields: dict[str, str] = {"raw": data}
+        fids = REAL_TYPE_FIDS.get(real_type)
+        values: list[str] | dict[str, str]
+        if fids is None:
+            values = {"raw": data}
         else:
-            get = self.api.get_comm_real_data
-            fields = {key: get(code, fid) for fid, key in keys}
-        self.send({"t": "evt", "ev": "real", "c": code, "rt": real_type, "f": fields, "bt": bt})
+            values = self.api.get_comm_real_values(code, fids)
+        self.send({"t": "evt", "ev": "real", "c": code, "rt": real_type, "f": values, "bt": bt})
 
     # ---- chejan --------------------------------------------------------------------
     def _on_receive_chejan_data(self, gubun: str, item_cnt: int, fid_list: str) -> None:

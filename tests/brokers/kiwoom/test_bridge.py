@@ -258,3 +258,31 @@ def test_the_bridge_program_serves_and_exits_when_its_stdin_closes(tmp_path):
                                    env={k: v for k, v in os.environ.items()
                                         if k != P.TOKEN_ENV})
     assert missing_token.returncode == 2 and P.TOKEN_ENV in missing_token.stderr
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=30),
+                min_size=1, max_size=20),
+       st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
+def test_line_framing_gives_the_same_lines_however_the_stream_is_cut(lines, cuts):
+    data = "".join(f"{line}\n" for line in lines).encode("utf-8")
+    framing = P.LineBuffer()
+    got: list[bytes] = []
+    at = 0
+    for size in itertools.cycle(cuts):
+        if at >= len(data):
+            break
+        got += framing.feed(data[at:at + size])
+        at += size
+    assert [g.decode("utf-8") for g in got] == lines
+
+
+def test_line_framing_refuses_a_line_without_end():
+    framing = P.LineBuffer(limit=10)
+    assert framing.feed(b"12345") == []
+    with pytest.raises(P.ProtocolError):
+        framing.feed(b"678901")
+    assert P.decode(P.encode({"t": "evt", "f": ["+71100", "한글"]})) == \
+        {"t": "evt", "f": ["+71100", "한글"]}
+    with pytest.raises(P.ProtocolError):
+        P.decode(b"[1, 2]")

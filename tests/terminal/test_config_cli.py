@@ -97,10 +97,10 @@ def test_show_text_filtered_by_table(capsys):
     code, out, _ = run(capsys, "config", "show", "brokers.binance")
     assert code == 0
     rows = [line.split() for line in out.splitlines()]
-    assert rows == [["brokers.binance.enabled", "false", "default"],
-                    ["brokers.binance.market", '"spot"', "default"],
-                    ["brokers.binance.testnet", "true", "default"],
-                    ["brokers.binance.live", "false", "default"]]
+    assert rows[0] == ["brokers.binance.enabled", "false", "default"]
+    assert ["brokers.binance.markets", '["spot"]', "default"] in rows
+    assert ["brokers.binance.live", "false", "default"] in rows
+    assert all(r[0].startswith("brokers.binance.") for r in rows)
     assert run(capsys, "config", "show", "brokerz")[0] == 2
 
 

@@ -55,9 +55,11 @@ class Gauge:
         used = max(0.0, used)
         self.bar.setValue(int(min(used, 1.0) * 1000))
         colour = level_colour(used)
-        self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
-        self.bar.setProperty("level", colour)
-        self.text.setText(text)
+        if self.bar.property("level") != colour:  # a style sheet re-polishes: only on change
+            self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
+            self.bar.setProperty("level", colour)
+        if self.text.text() != text:
+            self.text.setText(text)
 
 
 class RiskPanel(QWidget):

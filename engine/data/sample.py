@@ -268,6 +268,11 @@ class DemoSymbol:
 
 def demo_universe(days: int = 20) -> list[DemoSymbol]:
     """What the terminal replays on first run: four US stocks and one KRX stock."""
+    return list(_demo_universe(days))
+
+
+@lru_cache(maxsize=4)
+def _demo_universe(days: int) -> tuple[DemoSymbol, ...]:
     last = load_daily("AAPL").index[-1]
     first = load_daily("AAPL").index[-days].strftime("%Y-%m-%d")
     end = last.strftime("%Y-%m-%d")
@@ -278,4 +283,4 @@ def demo_universe(days: int = 20) -> list[DemoSymbol]:
     krx = krx_stock("005930", name="Samsung Electronics (synthetic)")
     out.append(DemoSymbol(krx, "005930: a fully synthetic KRX stock on the XKRX calendar",
                           lambda: synthetic_krx("005930", start=first, end=end)))
-    return out
+    return tuple(out)

@@ -20,9 +20,11 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
+if TYPE_CHECKING:
+    import aiohttp
 
 from engine.predict.base import AsyncPredictor, FeatureWindow, Prediction
 
@@ -67,6 +69,8 @@ class HttpPredictor(AsyncPredictor):
     def __init__(self, endpoint: str, *, timeout_seconds: float = 2.0, retries: int = 2,
                  failures_to_open: int = 5, reset_seconds: float = 60.0,
                  session: aiohttp.ClientSession | None = None) -> None:
+        import aiohttp  # here, not at import: it costs the terminal's launch 0.3 s
+
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"predictor endpoint must be an http(s) URL, got {endpoint!r}")
@@ -88,7 +92,7 @@ class HttpPredictor(AsyncPredictor):
             try:
                 answer = await self._post(payload)
                 prediction = self._parse(answer, window)
-            except (TimeoutError, aiohttp.ClientError, ValueError, TypeError) as exc:
+            except (TimeoutError, _client_error(), ValueError, TypeError) as exc:
                 self.failures += 1
                 log.debug("predictor %s attempt %d failed: %s", self.source, attempt + 1, exc)
                 if attempt < self.retries and self.breaker.state == "closed":
@@ -107,6 +111,8 @@ class HttpPredictor(AsyncPredictor):
         session = self._session
         own = session is None
         if own:
+            import aiohttp
+
             session = aiohttp.ClientSession(timeout=self.timeout)
         assert session is not None
         try:
@@ -132,3 +138,9 @@ class HttpPredictor(AsyncPredictor):
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _client_error() -> type[Exception]:
+    import aiohttp
+
+    return aiohttp.ClientError

@@ -124,15 +124,18 @@ class KiwoomMarketData:
     def on_real(self, msg: dict[str, Any]) -> None:
         real_type = msg.get("rt", "")
         code = str(msg.get("c", ""))
+        # Values in the order of protocol.REAL_FIDS[real_type] (or {fid: value}): the
+        # parsers of ticks and books read either, the rare types take a dict.
         fields = msg.get("f") or {}
-        if type(fields) is list:  # values in the order of the protocol's FIDs for the type
-            # A short list leaves FIDs out: the parser then counts the record as malformed.
-            fields = dict(zip(REAL_KEYS.get(real_type, ()), fields, strict=False))
         if real_type == "주식체결":
             self._on_trade(code, fields, msg.get("bt"))
-        elif real_type == "주식호가잔량":
+            return
+        if real_type == "주식호가잔량":
             self._on_book(code, fields, msg.get("bt"))
-        elif real_type == "장시작시간":
+            return
+        if type(fields) is list:
+            fields = dict(zip(REAL_KEYS.get(real_type, ()), fields, strict=False))
+        if real_type == "장시작시간":
             # 215: 0 before the open, 3 open, 2 closing auction, 4 closed (and others).
             self.market_status = str(fields.get("215", "")).strip()
             log.info("Kiwoom market operation status %s at %s", self.market_status,
@@ -142,7 +145,7 @@ class KiwoomMarketData:
             if self.unregistered[real_type] == 1:
                 log.info("Kiwoom sent real type %r that nothing here uses; ignored", real_type)
 
-    def _on_trade(self, code: str, fields: dict[str, str], bridge_ns: int | None) -> None:
+    def _on_trade(self, code: str, fields: parsing.RealFields, bridge_ns: int | None) -> None:
         if code not in self.tick_codes:
             return
         tick = parsing.trade_tick(code, fields, self.clock.now_ns())
@@ -155,7 +158,7 @@ class KiwoomMarketData:
         if self.latency_ns is not None and bridge_ns:
             self.latency_ns.append(time.time_ns() - int(bridge_ns))
 
-    def _on_book(self, code: str, fields: dict[str, str], bridge_ns: int | None) -> None:
+    def _on_book(self, code: str, fields: parsing.RealFields, bridge_ns: int | None) -> None:
         if code not in self.book_codes:
             return
         book = parsing.order_book(code, fields, self.clock.now_ns(),
@@ -167,7 +170,7 @@ class KiwoomMarketData:
         if self.latency_ns is not None and bridge_ns:
             self.latency_ns.append(time.time_ns() - int(bridge_ns))
 
-    def _malformed(self, kind: str, code: str, fields: dict[str, str]) -> None:
+    def _malformed(self, kind: str, code: str, fields: parsing.RealFields) -> None:
         self.malformed[kind] += 1
         if kind not in self._reported:
             self._reported.add(kind)

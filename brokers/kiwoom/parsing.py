@@ -18,14 +18,16 @@ counts it) instead of raising into the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from brokers.kiwoom.protocol import REAL_FIDS
 from engine.models import BookLevel, OrderBook, Side, Tick
 
 KST = timezone(timedelta(hours=9))  # Korea keeps no daylight saving time
@@ -96,6 +98,9 @@ def kst_date(ts_ns: int) -> date:
     return datetime.fromtimestamp(ts_ns / NS, KST).date()
 
 
+_last_time: list[Any] = ["", 0]  # the last HHMMSS read, and its seconds into the day
+
+
 def event_ts_ns(hhmmss: str, now_ns: int) -> int:
     """A real-time or chejan ``HHMMSS`` placed on the KST day it happened.
 
@@ -104,30 +109,56 @@ def event_ts_ns(hhmmss: str, now_ns: int) -> int:
     just before midnight arriving just after it). Plain arithmetic (KST has no
     daylight saving time): this runs for every tick and book.
     """
-    text = hhmmss.strip() if type(hhmmss) is str else str(hhmmss).strip()
-    if len(text) != 6 or not text.isdigit():
-        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
-    h, m, s = int(text[:2]), int(text[2:4]), int(text[4:])
-    if h > 23 or m > 59 or s > 59:
-        raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
+    if hhmmss == _last_time[0]:  # quotes come many to a second: read each time once
+        seconds = _last_time[1]
+    else:
+        text = hhmmss.strip() if type(hhmmss) is str else str(hhmmss).strip()
+        if len(text) != 6 or not text.isdigit():
+            raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
+        h, m, s = int(text[:2]), int(text[2:4]), int(text[4:])
+        if h > 23 or m > 59 or s > 59:
+            raise ValueError(f"not an HHMMSS time: {hhmmss!r}")
+        seconds = h * 3600 + m * 60 + s
+        _last_time[:] = [hhmmss, seconds]
     midnight = (now_ns + _KST_OFFSET_NS) // DAY_NS * DAY_NS - _KST_OFFSET_NS
-    ts = midnight + (h * 3600 + m * 60 + s) * NS
+    ts = midnight + seconds * NS
     if ts - now_ns > 3600 * NS:
         ts -= DAY_NS
     return ts
 
 
 # ---- real-time ---------------------------------------------------------------------------
-def trade_tick(code: str, fids: dict[str, str], now_ns: int) -> Tick | None:
+# Real-time records arrive as the protocol's value lists (REAL_FIDS order) or, in tests
+# and from older bridges, as {fid: value}; the parsers take either.
+RealFields = dict[str, str] | list[str]
+
+_TRADE_AT = {fid: i for i, fid in enumerate(REAL_FIDS["주식체결"])}
+_BOOK_AT = {fid: i for i, fid in enumerate(REAL_FIDS["주식호가잔량"])}
+_BOOK_LEN = len(REAL_FIDS["주식호가잔량"])
+# The book's four runs of ten FIDs are contiguous in the protocol's order: sliced below.
+if any(_BOOK_AT[first + i] != _BOOK_AT[first] + i for first in (41, 51, 61, 71)
+       for i in range(10)):
+    raise RuntimeError("protocol.REAL_FIDS['주식호가잔량'] must list 41-50, 51-60, 61-70 and "
+                       "71-80 each in a row")
+
+
+def trade_tick(code: str, fids: RealFields, now_ns: int) -> Tick | None:
     """주식체결 -> Tick: price FID 10 (sign stripped), size |FID 15| with its sign as the
     aggressor, time FID 20; ``trade_id`` from time and cumulative volume (FID 13)."""
     try:
-        price = to_price(fids["10"])
-        volume = to_int(fids["15"])
-        hhmmss = fids["20"].strip()
+        if type(fids) is dict:
+            raw_price, raw_volume, raw_time = fids["10"], fids["15"], fids["20"]
+            raw_cumulative = fids.get("13", "")
+        else:
+            at = _TRADE_AT
+            raw_price, raw_volume, raw_time = fids[at[10]], fids[at[15]], fids[at[20]]
+            raw_cumulative = fids[at[13]]
+        price = to_price(raw_price)
+        volume = to_int(raw_volume)
+        hhmmss = raw_time.strip()
         ts = event_ts_ns(hhmmss, now_ns)
-        cumulative = to_int(fids.get("13", ""))
-    except (KeyError, ValueError, AttributeError):
+        cumulative = to_int(raw_cumulative)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         return None
     if price <= 0:
         return None
@@ -136,23 +167,27 @@ def trade_tick(code: str, fids: dict[str, str], now_ns: int) -> Tick | None:
                 aggressor=aggressor, trade_id=f"{hhmmss}-{cumulative}" if cumulative else "")
 
 
-def best_quotes(fids: dict[str, str]) -> tuple[float, float] | None:
-    """(best ask FID 27, best bid FID 28) with their signs stripped."""
+def best_quotes(fids: RealFields) -> tuple[float, float] | None:
+    """(best ask FID 27, best bid FID 28) of a 주식체결 record, signs stripped."""
     try:
-        return float(to_price(fids["27"])), float(to_price(fids["28"]))
-    except (KeyError, ValueError):
+        if type(fids) is dict:
+            return float(to_price(fids["27"])), float(to_price(fids["28"]))
+        return float(to_price(fids[_TRADE_AT[27]])), float(to_price(fids[_TRADE_AT[28]]))
+    except (KeyError, IndexError, ValueError, TypeError):
         return None
 
 
-_ASK_KEYS = tuple((str(41 + i), str(61 + i)) for i in range(10))
-_BID_KEYS = tuple((str(51 + i), str(71 + i)) for i in range(10))
+_ASK_PRICE_KEYS = tuple(str(41 + i) for i in range(10))
+_BID_PRICE_KEYS = tuple(str(51 + i) for i in range(10))
+_ASK_QTY_KEYS = tuple(str(61 + i) for i in range(10))
+_BID_QTY_KEYS = tuple(str(71 + i) for i in range(10))
 _EMPTY = BookLevel(0.0, 0.0)  # a level without a price, kept in the cache as such
 LEVEL_CACHE_SIZE = 20_000
 
 LevelCache = dict[tuple[str, str], BookLevel]
 
 
-def order_book(code: str, fids: dict[str, str], now_ns: int, depth: int = 10,
+def order_book(code: str, fids: RealFields, now_ns: int, depth: int = 10,
                cache: LevelCache | None = None) -> OrderBook | None:
     """주식호가잔량 -> OrderBook: ask prices 41-50 / quantities 61-70, bids 51-60 / 71-80.
 
@@ -162,12 +197,22 @@ def order_book(code: str, fids: dict[str, str], now_ns: int, depth: int = 10,
     from them before: consecutive books of a stock share most of their levels,
     so most are neither parsed nor built again.
     """
+    depth = min(depth, 10)
     try:
-        ts = event_ts_ns(fids["21"], now_ns)
-        if depth > 10:
-            depth = 10
-        asks = _levels(fids, _ASK_KEYS[:depth], cache)
-        bids = _levels(fids, _BID_KEYS[:depth], cache)
+        if type(fids) is dict:
+            raw_time = fids["21"]
+            asks = _levels(zip([fids[k] for k in _ASK_PRICE_KEYS[:depth]],
+                               [fids[k] for k in _ASK_QTY_KEYS[:depth]], strict=True), cache)
+            bids = _levels(zip([fids[k] for k in _BID_PRICE_KEYS[:depth]],
+                               [fids[k] for k in _BID_QTY_KEYS[:depth]], strict=True), cache)
+        else:
+            if len(fids) != _BOOK_LEN:
+                return None
+            raw_time = fids[_BOOK_AT[21]]
+            ap, aq, bp, bq = _BOOK_AT[41], _BOOK_AT[61], _BOOK_AT[51], _BOOK_AT[71]
+            asks = _levels(zip(fids[ap:ap + depth], fids[aq:aq + depth], strict=True), cache)
+            bids = _levels(zip(fids[bp:bp + depth], fids[bq:bq + depth], strict=True), cache)
+        ts = event_ts_ns(raw_time, now_ns)
     except (KeyError, ValueError, AttributeError, TypeError):
         return None
     for i in range(1, len(asks)):
@@ -179,11 +224,9 @@ def order_book(code: str, fids: dict[str, str], now_ns: int, depth: int = 10,
     return OrderBook(symbol=code, ts_ns=ts, bids=tuple(bids), asks=tuple(asks))
 
 
-def _levels(fids: dict[str, str], keys: tuple[tuple[str, str], ...],
-            cache: LevelCache | None) -> list[BookLevel]:
+def _levels(pairs: Iterable[tuple[str, str]], cache: LevelCache | None) -> list[BookLevel]:
     levels = []
-    for price_key, qty_key in keys:
-        raw = (fids[price_key], fids[qty_key])
+    for raw in pairs:
         level = cache.get(raw) if cache is not None else None
         if level is None:
             price = to_price(raw[0])

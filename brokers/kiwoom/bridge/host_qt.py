@@ -24,7 +24,7 @@ from typing import Any
 from brokers.kiwoom import protocol as P
 from brokers.kiwoom.bridge.control import ControlApi
 from brokers.kiwoom.bridge.core import BridgeCore, BridgeLimits
-from brokers.kiwoom.bridge.server import BridgeServer
+from brokers.kiwoom.bridge.server import BridgeServer, CrossThreadSender
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class _IoThread(threading.Thread):
         super().__init__(name="bridge-io", daemon=True)
         self.loop = asyncio.new_event_loop()
         self.server = BridgeServer(token, post=post, on_request=on_request, on_client=on_client)
+        self.send = CrossThreadSender(self.loop, self.server.send)
         self.ready = threading.Event()
         self.error: BaseException | None = None
 
@@ -72,9 +73,6 @@ class _IoThread(threading.Thread):
             return
         self.ready.set()
         self.loop.run_forever()
-
-    def send(self, msg: P.Message) -> None:
-        self.loop.call_soon_threadsafe(self.server.send, msg)
 
 
 def run_ocx_bridge(token: str, *, limits: BridgeLimits | None = None) -> int:

@@ -136,24 +136,27 @@ class FakeKiwoomControl:
 
     # ---- dynamicCall ---------------------------------------------------------------
     def dynamicCall(self, signature: str, *args: Any) -> Any:  # noqa: N802 - Qt's name
-        entry = self._signatures.get(signature)
-        if entry is None:
-            match = _SIGNATURE.match(signature)
-            if match is None:
-                raise ValueError(f"not a method signature: {signature!r}")
-            name, params = match.group(1), match.group(2)
-            method = getattr(self, name, None)
-            if method is None or name.startswith("_") or not name[0].isupper():
-                raise AttributeError(f"the Kiwoom control has no method {name}")
-            arity = len([p for p in params.split(",") if p.strip()])
-            entry = self._signatures[signature] = (method, arity)
-        method, arity = entry
-        if len(args) == 1 and isinstance(args[0], list):
+        try:
+            method, arity = self._signatures[signature]
+        except KeyError:
+            method, arity = self._signatures[signature] = self._resolve(signature)
+        if len(args) == 1 and type(args[0]) is list:
             args = tuple(args[0])
         if len(args) != arity:
             raise TypeError(f"{signature} takes {arity} arguments, got {len(args)}")
-        self.calls[signature] = self.calls.get(signature, 0) + 1
+        calls = self.calls
+        calls[signature] = calls[signature] + 1 if signature in calls else 1
         return method(*args)
+
+    def _resolve(self, signature: str) -> tuple[Callable[..., Any], int]:
+        match = _SIGNATURE.match(signature)
+        if match is None:
+            raise ValueError(f"not a method signature: {signature!r}")
+        name, params = match.group(1), match.group(2)
+        method = getattr(self, name, None)
+        if method is None or name.startswith("_") or not name[0].isupper():
+            raise AttributeError(f"the Kiwoom control has no method {name}")
+        return method, len([p for p in params.split(",") if p.strip()])
 
     # ---- the event loop ------------------------------------------------------------
     def _post(self, fn: Callable[[], None], delay: float = 0.0) -> None:
@@ -451,11 +454,11 @@ class FakeKiwoomControl:
         }
 
     def _trade_record(self, code: str, price: int, qty: int, aggressor: str,
-                      hhmmss: str) -> dict[int, str]:
+                      hhmmss: str, best: tuple[int, int] | None = None) -> dict[int, str]:
         stock = self.server.stocks[code]
         base = stock.base
         stats = self.server.stats[code]
-        ask, bid = self.server.best(code)
+        ask, bid = best or self.server.best(code)
         change = price - base
         return {
             20: hhmmss, 10: signed(price, base), 11: f"{change:+d}" if change else "0",
@@ -661,6 +664,7 @@ class FakeKiwoomControl:
         stock = self.server.stocks[code]
         tick = krx.tick_size(stock.base, stock.etf)
         book = self._book_record(code)
+        best = self.server.best(code)  # a burst leaves the venue's book alone
         step = 0.001
         sent = 0
         start = self.scheduler.now()
@@ -669,7 +673,8 @@ class FakeKiwoomControl:
         def trade(n: int, now: str) -> None:
             price = stock.base + tick * (n % 7 - 3)
             self.server.stats[code].volume += 1 + n % 9
-            record = self._trade_record(code, price, 1 + n % 9, "buy" if n % 2 else "sell", now)
+            record = self._trade_record(code, price, 1 + n % 9, "buy" if n % 2 else "sell", now,
+                                        best)
             self._real = (code, record)
             emit(code, "주식체결", "\t".join(record.values()))
 

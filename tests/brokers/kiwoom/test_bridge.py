@@ -286,3 +286,59 @@ def test_line_framing_refuses_a_line_without_end():
         {"t": "evt", "f": ["+71100", "한글"]}
     with pytest.raises(P.ProtocolError):
         P.decode(b"[1, 2]")
+
+
+def test_messages_from_another_thread_arrive_in_order_with_few_wakeups():
+    """On Windows the control's events are raised on the Qt thread and leave from the
+    socket's loop: none lost, none reordered, and not one wake-up per message."""
+    import threading
+
+    from brokers.kiwoom.bridge.server import CrossThreadSender
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        got: list[int] = []
+        sender = CrossThreadSender(loop, lambda msg: got.append(msg["n"]))
+        done = asyncio.Event()
+
+        def produce() -> None:
+            for n in range(20_000):
+                sender({"n": n})
+            loop.call_soon_threadsafe(done.set)
+
+        threading.Thread(target=produce).start()
+        await done.wait()
+        await asyncio.sleep(0.01)
+        return got, sender.wakeups
+
+    got, wakeups = run(scenario())
+    assert got == list(range(20_000))
+    assert wakeups < 20_000
+
+
+def test_a_burst_leaves_the_bridge_in_few_socket_writes():
+    async def scenario():
+        bridge = await start_fake_bridge("tok")
+        try:
+            events: list[dict] = []
+            client = BridgeClient(events.append)
+            await client.connect("127.0.0.1", bridge.port, "tok")
+            await client.request("login")
+            await client.request("real_reg", {"codes": ["005930"], "fids": [10, 15, 20, 13]})
+            await client.request("real_reg", {"codes": ["005930"], "fids": [21, 41, 61]})
+            writes = bridge.server.writes
+            await client.request("sim", {"action": "burst", "code": "005930", "count": 2_000,
+                                         "rate": 20_000, "kinds": ["trade", "book"]})
+            while len(events) < 2_000:
+                await asyncio.sleep(0.01)
+            await client.close()
+            return events, bridge.server.writes - writes
+        finally:
+            await bridge.close()
+
+    events, writes = run(scenario())
+    assert [e["rt"] for e in events[:4]] == ["주식체결", "주식호가잔량"] * 2
+    assert all(len(e["f"]) == len(P.REAL_FIDS[e["rt"]]) for e in events)
+    trade = dict(zip(P.REAL_KEYS["주식체결"], events[0]["f"], strict=True))
+    assert trade["10"].lstrip("+-").isdigit() and trade["15"][0] in "+-"
+    assert writes < 2_000 / 4

@@ -229,3 +229,20 @@ def test_books_from_the_level_cache_equal_books_parsed_afresh():
     assert 0 < len(cache) <= 2 + 4 + 1  # the unchanged levels were reused; one empty level
     assert p.order_book("005930", {**first, "41": "+7l100"}, NOW, cache=cache) is None
     assert p.order_book("000660", first, NOW, cache=cache).symbol == "000660"
+
+
+def test_the_protocols_value_lists_parse_like_fid_dicts():
+    from brokers.kiwoom.protocol import REAL_KEYS
+
+    trade_values = [TRADE.get(k, "") for k in REAL_KEYS["주식체결"]]
+    assert p.trade_tick("005930", trade_values, NOW) == p.trade_tick("005930", TRADE, NOW)
+    assert p.best_quotes(trade_values) == p.best_quotes(TRADE)
+    assert p.trade_tick("005930", trade_values[:5], NOW) is None  # a short record
+    fields = book_fields([("+71100", "000500"), ("+71200", "1200")],
+                         [("-71000", "300"), ("-70900", "0000077")])
+    book_values = [fields.get(k, "0") for k in REAL_KEYS["주식호가잔량"]]
+    for depth in (1, 5, 10):
+        assert p.order_book("005930", book_values, NOW, depth) == \
+            p.order_book("005930", fields, NOW, depth)
+    assert p.order_book("005930", book_values[:-1], NOW) is None
+    assert p.order_book("005930", {**fields, "21": "1000"}, NOW) is None

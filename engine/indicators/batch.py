@@ -68,11 +68,13 @@ def ema(close: pd.Series, period: int) -> pd.Series:
     x = as_floats("ema", "close", close)
 
     def compute(v: np.ndarray) -> np.ndarray:
-        out = kernels.ewma(v, 2.0 / (period + 1.0))
-        out[: period - 1] = np.nan
-        return out
+        # pandas' compiled recursion with its own warm-up NaNs: no copies on the way.
+        series = pd.Series(v, copy=False).ewm(alpha=2.0 / (period + 1.0), adjust=False,
+                                              min_periods=period)
+        return series.mean().to_numpy()
 
-    return pd.Series(_skipping_bad_rows(compute, x), index=index_of(close, len(x)), name="ema")
+    return pd.Series(_skipping_bad_rows(compute, x), index=index_of(close, len(x)), name="ema",
+                     copy=False)
 
 
 def rsi(close: pd.Series, period: int = 14) -> pd.Series:

@@ -297,6 +297,9 @@ class LiveSession:
         except BrokerUnavailable as exc:  # no API key: market data only
             log.warning("%s: %s; orders will be refused", self.broker_name, exc)
             balances = []
+        except BrokerError as exc:
+            raise UserError(f"{self.broker_name}: could not read the account's balances: "
+                            f"{exc}") from None
         for account in balances:
             if account.currency == currency:
                 cash += account.cash

@@ -136,3 +136,53 @@ def test_history_backfills_storage(tmp_path):
     assert written == again == len(fetched) == 3 * 78
     pd.testing.assert_frame_equal(stored[["open", "high", "low", "close", "volume"]],
                                   fetched, check_freq=False)
+
+
+def test_registrations_spread_over_screens_of_100_codes_and_are_removed():
+    codes = [f"{900_000 + i:06d}" for i in range(250)]
+
+    async def scenario():
+        async with Harness() as h:
+            await h.broker.subscribe_ticks([SAMSUNG, *codes])
+            registered = (await h.sim(action="stats"))["registrations"]
+            await h.broker.unsubscribe([SAMSUNG])
+            await h.sim(action="external", code=SAMSUNG, side="buy", qty=1, time="100002")
+            await h.broker.unsubscribe(codes[:100])
+            left = (await h.sim(action="stats"))["registrations"]
+            state = await h.broker.client.request("state")
+            return registered, left, state, h.record.of(Tick)
+
+    registered, left, state, ticks = run(scenario())
+    assert sorted(len(c) for c in registered.values()) == [51, 100, 100]
+    assert all(len(s) == 4 and s.isdigit() and s != "0000" for s in registered)
+    assert sorted(c for cs in registered.values() for c in cs) == sorted([SAMSUNG, *codes])
+    assert sum(len(c) for c in left.values()) == 150 and SAMSUNG not in str(left)
+    assert state["real_codes"] == 150
+    assert ticks == []  # SetRealRemove: the print after it is not delivered
+
+
+def test_minute_and_daily_history_page_with_prev_next_into_storage(tmp_path):
+    from engine.storage import Database, load_bars
+
+    async def scenario():
+        async with Harness() as h:
+            h.venue.minute_days = 4  # 4 x 390 one-minute bars: two pages of opt10080 (900)
+            db = Database(tmp_path / "bars.sqlite3")
+            calls = "CommRqData(QString, QString, int, QString)"
+            before = (await h.sim(action="stats"))["calls"].get(calls, 0)
+            minutes = await h.broker.backfill(SAMSUNG, "1m", db)
+            middle = (await h.sim(action="stats"))["calls"][calls]
+            days = await h.broker.backfill(SAMSUNG, "1d", db)  # 1,000 days: two pages of 600
+            after = (await h.sim(action="stats"))["calls"][calls]
+            return (minutes, days, middle - before, after - middle,
+                    load_bars(db, SAMSUNG, "1m"), load_bars(db, SAMSUNG, "1d"))
+
+    minutes, days, minute_requests, day_requests, stored_1m, stored_1d = run(scenario())
+    assert minutes == 4 * 390 and len(stored_1m) == minutes
+    assert days == 1_000 and len(stored_1d) == days
+    assert minute_requests == 2 and day_requests == 2
+    for stored in (stored_1m, stored_1d):
+        assert stored.index.is_monotonic_increasing and stored.index.is_unique
+        assert (stored["close"] > 0).all() and (stored["low"] <= stored["high"]).all()
+    kst = stored_1m.index.tz_convert("Asia/Seoul")
+    assert kst.min().strftime("%H:%M") == "09:00" and kst.max().strftime("%H:%M") == "15:29"

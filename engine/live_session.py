@@ -279,8 +279,13 @@ class LiveSession:
         except TimeoutError:
             raise UserError(f"{self.broker_name}: no connection within {timeout:g} s "
                             f"({self.broker.state.value})") from None
-        except (BrokerError, ConnectionError, OSError) as exc:
-            raise UserError(f"{self.broker_name}: could not connect: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any adapter's failure: a reason, no traceback
+            from engine.settings.secrets import redact
+
+            text = (str(exc) or type(exc).__name__).removeprefix(f"{self.broker_name}: ")
+            if not text.startswith("could not connect"):
+                text = f"could not connect: {text}"
+            raise UserError(redact(f"{self.broker_name}: {text}")) from None
         if self.broker.state is not ConnectionState.CONNECTED:
             raise UserError(f"{self.broker_name} is {self.broker.state.value}: "
                             f"{self._state_detail or 'no reason given'}")

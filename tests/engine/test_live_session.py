@@ -212,3 +212,21 @@ def pd_ts(text):
     import pandas as pd
 
     return pd.Timestamp(text)
+
+
+def test_a_venue_that_cannot_be_reached_is_a_clear_error_not_a_traceback(tmp_path):
+    import socket
+
+    from tests.brokers.ccxt.fake_binance.network import loopback_session
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    s = LiveSession(default_settings(), "binance-testnet", LiveOptions(symbols=("BTC/USDT",)),
+                    journal_database=Database(tmp_path / "j.sqlite3"),
+                    broker_factory_kwargs={"session_factory": lambda: loopback_session(port),
+                                           **FAST})
+    with pytest.raises(UserError) as info:
+        run(s.run())
+    assert str(info.value).startswith("binance-testnet: could not connect to Binance testnet: ")
+    assert s.broker.state.value == "DISCONNECTED"

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from brokers.kiwoom.bridge.core import BridgeLimits
+from brokers.kiwoom.client import BridgeError
 from engine.execution.broker import BrokerError, BrokerUnavailable
 from engine.models import OrderStatus, OrderType, Side
 from tests.brokers.kiwoom.harness import ACCOUNT, SAMSUNG, Harness, run, until
@@ -236,3 +237,81 @@ def test_a_refused_request_is_retried_after_a_pause():
     assert len(results) == 3 and all(r.cash == 100_000_000 for r in results)
     assert stats["refused"].get("-200", 0) >= 1  # the control did refuse ...
     # ... and every request still got its answer.
+
+
+def test_sell_side_order_types_limit_modify_and_cancel():
+    """SendOrder types 2 (sell), 6 (modify sell) and 4 (cancel sell) with hoga 00."""
+    async def scenario():
+        async with Harness() as h:
+            await h.broker.place_order(h.order(qty=10, price=None, order_type=OrderType.MARKET))
+            await until(lambda: h.broker.holdings.get(SAMSUNG), what="bought")
+            sell = h.order(side=Side.SELL, qty=10, price=72_000)
+            await h.broker.place_order(sell)
+            await until(lambda: h.record.updates(sell.client_order_id), what="sell accepted")
+            await h.broker.amend_order(sell, price=D(71_900))
+            await until(lambda: len(h.record.updates(sell.client_order_id)) == 2, what="modify")
+            await h.broker.cancel_order(sell)
+            await until(lambda: len(h.record.updates(sell.client_order_id)) == 3, what="cancel")
+            orders = sorted(h.venue.orders.values(), key=lambda o: o.no)
+            return h.record.updates(sell.client_order_id), orders
+
+    updates, orders = run(scenario())
+    assert [u.status for u in updates] == [S.ACCEPTED, S.ACCEPTED, S.CANCELLED]
+    assert updates[1].price == D(71_900)
+    sells = [(o.kind, o.side, o.hoga, o.price) for o in orders[1:]]
+    assert sells == [("new", "sell", "00", 72_000), ("modify", "sell", "00", 71_900),
+                     ("cancel", "sell", "00", 71_900)]
+    assert orders[0].hoga == "03" and orders[0].side == "buy"
+
+
+def test_the_controls_return_codes_reach_the_caller_with_their_reasons():
+    # No retry in the bridge: the control's own -308 comes back as the order's reason.
+    limits = BridgeLimits(order_windows=((1.0, 50),), max_refusals=1)
+
+    async def scenario():
+        async with Harness(limits=limits) as h:
+            orders = [h.order(qty=1, price=70_000 - 100 * i) for i in range(6)]
+            results = await asyncio.gather(*(h.broker.place_order(o) for o in orders),
+                                           return_exceptions=True)
+            client = h.broker.client
+            errors = []
+            for op, args in (("order", {"account": "9999999999", "order_type": 1,
+                                        "code": SAMSUNG, "qty": 1, "price": 70_000}),
+                             ("tr", {"trcode": "opt99999", "inputs": {}})):
+                with pytest.raises(BridgeError) as info:
+                    await client.request(op, args)
+                errors.append(info.value)
+            return results, errors, set(h.broker.orders)
+
+    results, (account, trcode), tracked = run(scenario())
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], BrokerUnavailable)
+    assert "-308" in str(refused[0]) and "주문전송 과부하" in str(refused[0])
+    assert "more than 5 per second" in str(refused[0])
+    assert len(tracked) == 5  # the refused order is not tracked as working
+    assert (account.code, account.kind) == (-340, "input") and "계좌정보없음" in str(account)
+    assert (trcode.code, trcode.kind) == (-201, "input") and "전문작성 초기화 실패" in str(trcode)
+
+
+def test_each_execution_is_reported_once_even_when_events_repeat():
+    async def scenario():
+        async with Harness() as h:
+            seen: list[dict] = []
+            client = h.broker.client
+            deliver = client.on_event
+            client.on_event = lambda msg: (seen.append(msg), deliver(msg))
+            await h.broker.place_order(h.order(qty=10, price=71_000))
+            await until(lambda: h.record.updates("c1"))
+            for qty in (4, 6):
+                await h.sim(action="external", code=SAMSUNG, side="sell", qty=qty, price=71_000)
+            await until(lambda: len(h.record.fills("c1")) == 2, what="two fills")
+            for msg in [m for m in seen if m["ev"] == "chejan"]:
+                deliver(dict(msg))  # Kiwoom repeating every chejan event
+            await h.broker.reconcile("test")  # and a reconciliation on top
+            await asyncio.sleep(0.05)
+            return h.record.fills("c1"), h.record.updates("c1"), h.broker.holdings[SAMSUNG]
+
+    fills, updates, holding = run(scenario())
+    assert [f.quantity for f in fills] == [D(4), D(6)]
+    assert [u.status for u in updates] == [S.ACCEPTED]
+    assert holding.qty == 10

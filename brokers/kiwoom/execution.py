@@ -14,7 +14,9 @@ is late. Chejan gubun 0 drives the reports:
 * 접수 of a new order -> ``OrderUpdate(ACCEPTED)``;
 * 체결 -> one ``Fill`` per execution, ``fill_id`` = ``<KST date>-<order no>-<909>``;
   the cumulative quantity (911) per order number guards against a repeated
-  event, so each execution is reported exactly once;
+  event, so each execution is reported exactly once; its commission and tax
+  are Kiwoom's own (the step in the cumulative 938/939), or the Instrument's
+  schedule when an execution was booked by reconciliation in between;
 * 확인 of a cancel -> ``CANCELLED`` (or an amend to the smaller quantity for a
   partial cancel); 확인 of a modify -> ``ACCEPTED`` with the new price and
   quantity (Kiwoom gives the modified order a new number; fills then come under
@@ -113,6 +115,8 @@ class Tracked:
     amount: dict[str, Decimal] = field(default_factory=dict)  # filled value reported
     unfilled: dict[str, int] = field(default_factory=dict)  # working qty, per number
     reduced: set[str] = field(default_factory=set)  # cancel/modify numbers applied
+    # Per number: (filled qty, FID 938 fee, FID 939 tax) of the last chejan booked.
+    charged: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     accepted: bool = False
     done: bool = False
     outcome_unknown: bool = False
@@ -469,17 +473,28 @@ class KiwoomBroker(Broker):
             price = (Decimal(r.cum_amount) - paid) / qty  # covers an execution we missed
         else:
             price = Decimal(r.fill_price)
+        # Kiwoom's own charge (938/939 are cumulative per number) when the last chejan
+        # booked is the fill just before this one; else the Instrument's fee schedule.
+        charges = None
+        last_qty, last_fee, last_tax = t.charged.get(number, (0, 0, 0))
+        if r.fee is not None and r.tax is not None:
+            if last_qty == before and r.fee >= last_fee and r.tax >= last_tax:
+                charges = (Decimal(r.fee - last_fee), Decimal(r.tax - last_tax))
+            t.charged[number] = (r.cum_qty, r.fee, r.tax)
         day = parsing.kst_date(r.ts_ns).strftime("%Y%m%d")
         self._publish_fill(t, number, r.cum_qty, price, qty, r.ts_ns,
-                           f"{day}-{number}-{r.fill_no}")
+                           f"{day}-{number}-{r.fill_no}", charges)
 
     def _publish_fill(self, t: Tracked, number: str, cum_qty: int, price: Decimal, qty: int,
-                      ts_ns: int, fill_id: str) -> None:
+                      ts_ns: int, fill_id: str,
+                      charges: tuple[Decimal, Decimal] | None = None) -> None:
         t.cum[number] = cum_qty
         t.amount[number] = t.amount.get(number, Decimal(0)) + price * qty
         entry = self.master.get(t.symbol)
         commission = tax = Decimal(0)
-        if entry is not None:
+        if charges is not None:
+            commission, tax = charges
+        elif entry is not None:
             fees = entry.instrument.fees_for(t.side, price, qty, on=parsing.kst_date(ts_ns))
             commission, tax = fees.commission, fees.tax
         fill = Fill(fill_id=fill_id, client_order_id=t.cid, broker=self.name, symbol=t.symbol,

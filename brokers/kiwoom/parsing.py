@@ -263,6 +263,8 @@ class ChejanOrder:
     ts_ns: int
     market: bool
     reject_reason: str
+    fee: int | None = None  # FID 938: commission charged on this order number so far
+    tax: int | None = None  # FID 939: tax charged on this order number so far
 
     @property
     def is_fill(self) -> bool:
@@ -297,7 +299,13 @@ def chejan_order(fids: dict[str, str], now_ns: int) -> ChejanOrder:
         cum_amount=abs(to_int(fids.get("903", ""))), fill_no=fids.get("909", "").strip(),
         fill_price=fill_price, fill_qty=abs(to_int(fids.get("915", ""))), ts_ns=ts,
         market="시장가" in fids.get("906", ""), reject_reason=fids.get("919", "").strip(),
+        fee=_optional_int(fids.get("938", "")), tax=_optional_int(fids.get("939", "")),
     )
+
+
+def _optional_int(raw: str) -> int | None:
+    """A number the control may leave blank: None then (not 0, which is a value)."""
+    return abs(to_int(raw)) if str(raw).strip() else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
 from brokers.kiwoom.bridge.core import BridgeLimits
 from brokers.kiwoom.client import BridgeError
+from brokers.kiwoom.fake.server import KST, FakeKiwoomServer
 from engine.execution.broker import BrokerError, BrokerUnavailable
 from engine.models import OrderStatus, OrderType, Side
-from tests.brokers.kiwoom.harness import ACCOUNT, SAMSUNG, Harness, run, until
+from tests.brokers.kiwoom.harness import ACCOUNT, SAMSUNG, T0, Harness, run, until
 
 S = OrderStatus
 D = Decimal
@@ -315,3 +317,23 @@ def test_each_execution_is_reported_once_even_when_events_repeat():
     assert [f.quantity for f in fills] == [D(4), D(6)]
     assert [u.status for u in updates] == [S.ACCEPTED]
     assert holding.qty == 10
+
+
+def test_fills_carry_kiwooms_own_commission_from_the_chejan():
+    """FIDs 938/939 (cumulative per order number) are what Kiwoom charged: they win over
+    the Instrument's schedule (here the venue charges 0.2%, the schedule says 0.35%)."""
+    fixed = datetime.fromtimestamp(T0 / 1e9, KST)
+    venue = FakeKiwoomServer(commission=D("0.0020"), clock=lambda: fixed)
+
+    async def scenario():
+        async with Harness(venue=venue) as h:
+            await h.broker.place_order(h.order(qty=10, price=71_000))
+            await until(lambda: h.record.updates("c1"))
+            for qty in (4, 6):
+                await h.sim(action="external", code=SAMSUNG, side="sell", qty=qty, price=71_000)
+            await until(lambda: len(h.record.fills("c1")) == 2, what="two fills")
+            return h.record.fills("c1"), venue.orders[h.record.updates("c1")[0].broker_order_id]
+
+    fills, order = run(scenario())
+    assert [f.commission for f in fills] == [D(568), D(852)]  # 0.2% of 284,000 and 426,000
+    assert sum(f.commission for f in fills) == order.fee and all(f.tax == 0 for f in fills)

@@ -113,6 +113,8 @@ def test_chejan_fill():
     assert (r.order_qty, r.order_price, r.unfilled, r.cum_qty, r.cum_amount) == \
         (10, 71_000, 6, 4, 284_000)
     assert (r.fill_no, r.fill_price, r.fill_qty, r.is_fill) == ("0000031", 71_000, 4, True)
+    assert (r.fee, r.tax) == (994, 0)
+    assert p.chejan_order({**CHEJAN_FILL, "938": "", "939": " "}, NOW).fee is None
     assert r.ts_ns == NOW - 2 * 1_000_000_000
 
 

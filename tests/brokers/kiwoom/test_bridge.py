@@ -342,3 +342,23 @@ def test_a_burst_leaves_the_bridge_in_few_socket_writes():
     trade = dict(zip(P.REAL_KEYS["주식체결"], events[0]["f"], strict=True))
     assert trade["10"].lstrip("+-").isdigit() and trade["15"][0] in "+-"
     assert writes < 2_000 / 4
+
+
+def test_the_default_tr_limit_holds_the_1001st_query_of_an_hour():
+    """Kiwoom's longer window: 1,000 TR queries an hour, even at a legal 4 per second."""
+    from brokers.kiwoom.bridge.ratelimit import ORDER_WINDOWS, TR_WINDOWS
+
+    sched = ManualScheduler()
+    queue = RateQueue("tr", TR_WINDOWS, sched)
+    ran: list[float] = []
+    waits: list[float] = []
+    for i in range(1_001):
+        sched.run_until(i * 0.25)
+        queue.submit(lambda: ran.append(sched.now()), on_queued=lambda w, a: waits.append(w))
+    assert len(ran) == 1_000 and waits == [pytest.approx(3_600 - 250)]
+    sched.run_until(4_000)
+    assert ran[-1] == pytest.approx(3_600)  # an hour after the first
+    orders = RateQueue("order", ORDER_WINDOWS, ManualScheduler())
+    for _ in range(6):
+        orders.submit(lambda: None)
+    assert orders.sent == 5 and len(orders) == 1  # 5 orders a second

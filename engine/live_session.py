@@ -152,8 +152,10 @@ class LiveSession:
         self.settings = settings
         self.broker_name = broker_name
         self.options = options or LiveOptions()
-        if self.options.until:  # a mistake there is reported before anything connects
+        # Mistakes in the options are reported before anything is opened or connected.
+        if self.options.until:
             parse_until(self.options.until, time.time_ns())
+        self.strategy_symbols, self.symbols = self._symbols()
         self.section = settings_section(broker_name)
         self.database = database
         self.journal_database = journal_database or database or Database(database_url(settings))
@@ -171,7 +173,6 @@ class LiveSession:
             session_end=calendar_session_end(self.engine.instruments)
             if settings.risk.flatten_at_session_end else None)
         self.runner = StrategyRunner(self.engine)
-        self.strategy_symbols, self.symbols = self._symbols()
         self._add_strategies()
         self._counts: Counter[str] = Counter()
         self._state_detail = ""

@@ -27,6 +27,7 @@ import json
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ async def _run(session: Any) -> dict[str, Any]:
 
 # ---- a configured venue ---------------------------------------------------------------
 def _run_venue(args: argparse.Namespace) -> int:
-    from engine.live_session import LiveOptions, LiveSession
+    from engine.live_session import LiveOptions, LiveSession, parse_until
     from engine.settings import install_redaction
 
     replay_only = [flag for flag, value in (("--speed", args.speed), ("--from", args.start),
@@ -146,6 +147,11 @@ def _run_venue(args: argparse.Namespace) -> int:
     if args.connect_timeout <= 0:
         raise UserError(f"--connect-timeout {args.connect_timeout:g}: must be more than 0")
     params = _checked_params(args)
+    if not args.symbol and not args.strategy_symbol:
+        raise UserError(f"--symbol: name the {args.broker} symbol to trade or watch, "
+                        "e.g. --symbol BTC/USDT")
+    if args.until:
+        parse_until(args.until, time.time_ns())
     install_redaction()  # keys are read from here on: never in a log line
     settings = load_settings(args.config)
     options = LiveOptions(

@@ -125,6 +125,7 @@ class _Order:
     stop: Decimal | None
     ref: Decimal | None = None  # reference price (limit, stop, or the market's)
     account: Account | None = None  # the broker account, computed once per check
+    pending: Decimal | None = None  # open quantity on the intent's side, once per check
 
 
 class PreTradeRisk:
@@ -260,8 +261,12 @@ class PreTradeRisk:
             self.ledger.has_account(o.broker) else ZERO
         if held == 0 or (held > 0) == (o.intent.side is Side.BUY):
             return False
-        pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
-        return o.quantity + pending <= abs(held)
+        return o.quantity + self._pending_same_side(o) <= abs(held)
+
+    def _pending_same_side(self, o: _Order) -> Decimal:
+        if o.pending is None:
+            o.pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
+        return o.pending
 
     def _pending(self, broker: str, symbol: str, side: Side) -> Decimal:
         """Open quantity on ``side``, not counting orders we are already cancelling."""
@@ -381,7 +386,7 @@ class PreTradeRisk:
         assert ref is not None  # _size ran first
         held = self.ledger.quantity(o.broker, o.instrument.symbol) if \
             self.ledger.has_account(o.broker) else ZERO
-        pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
+        pending = self._pending_same_side(o)
         projected = abs(held + o.intent.side.sign * (pending + o.quantity))
         value = o.instrument.notional(ref, projected)
         cap = self._equity(o) * self._numbers.position_pct / 100

@@ -11,9 +11,9 @@ Session
 1. The terminal starts the bridge with a fresh random token in the environment
    variable ``KIWOOM_BRIDGE_TOKEN`` (never on the command line, which other
    users can read). The bridge binds ``127.0.0.1:0`` and prints one line on
-   stdout: ``{"t": "ready", "v": 1, "port": <port>, "pid": <pid>}``.
-2. The terminal connects and sends ``{"t": "hello", "v": 1, "token": "..."}``.
-   The bridge answers ``{"t": "welcome", "v": 1, "control": "ocx"|"fake",
+   stdout: ``{"t": "ready", "v": 2, "port": <port>, "pid": <pid>}``.
+2. The terminal connects and sends ``{"t": "hello", "v": 2, "token": "..."}``.
+   The bridge answers ``{"t": "welcome", "v": 2, "control": "ocx"|"fake",
    "logged_in": bool, "pid": int, "seq": int}`` or ``{"t": "bye", "reason":
    "bad_token"|"version"|"busy", "msg": "..."}`` and closes. A client that has
    not said a valid hello within 5 s is disconnected. One client at a time.

@@ -270,6 +270,23 @@ class TradingSession:
             self.engine.add_broker(broker)
             log.info("%s added (%s)", name, "LIVE" if broker.live else "testnet/demo")
 
+    async def _open_venue_accounts(self) -> None:
+        """A ledger account for each connected venue from its balance (risk needs equity).
+
+        The account is in the venue's largest cash currency (USDT on Binance spot).
+        """
+        for name, broker in self.engine.brokers.items():
+            if self.engine.ledger.has_account(name) or broker.state.value != "CONNECTED":
+                continue
+            try:
+                balances = await broker.fetch_balances()
+            except Exception as exc:  # noqa: BLE001 - e.g. no API key: market data only
+                log.warning("%s: no account balance (%s); its orders will be refused", name, exc)
+                continue
+            if balances:
+                main = max(balances, key=lambda a: a.cash)
+                self.engine.open_account(name, main.currency, main.cash)
+
     def _resume_brokers(self) -> None:
         """Rebuild the paper venues from the journal; cancel orders left resting."""
         fills = self.journal.load_fills()
@@ -306,6 +323,7 @@ class TradingSession:
     async def start(self) -> None:
         """Connect the brokers, start the strategies (warmed up on history) and the replay."""
         await self.engine.connect_all()
+        await self._open_venue_accounts()
         if self.options.start_strategies:
             for strategy in self.runner.strategies():
                 wanted = getattr(strategy, "warmup_bars", None)

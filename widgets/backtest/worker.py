@@ -74,7 +74,11 @@ class GuiThreadCollector(QObject):
     def acquire(self) -> None:
         if self.jobs == 0:
             self._was_enabled = gc.isenabled()
-            gc.collect()  # what the GUI thread left behind goes now, here
+            gc.collect(1)  # the young garbage the GUI thread left goes now, here
+            # Older objects are frozen for the job: the periodic collections then walk
+            # only what is new, and a big heap costs the GUI no pause (a full
+            # collection here took 1-1.5 s in a long-running process).
+            gc.freeze()
             gc.disable()
             self._ticks = 0
             self._timer.start()
@@ -84,9 +88,9 @@ class GuiThreadCollector(QObject):
         self.jobs = max(0, self.jobs - 1)
         if self.jobs == 0:
             self._timer.stop()
+            gc.unfreeze()
             if self._was_enabled:
                 gc.enable()
-            gc.collect()
 
     def _tick(self) -> None:
         self._ticks += 1

@@ -399,8 +399,10 @@ def run_backtest(
     if progress is not None:
         progress(1.0)
 
-    curve = pd.Series(eq_val, index=pd.to_datetime(np.array(eq_ts, dtype=np.int64), utc=True),
-                      name="equity")
+    # The ns integers viewed as datetimes: pd.to_datetime parses them one by one (0.3 s
+    # for a million bars).
+    index = pd.DatetimeIndex(np.array(eq_ts, dtype=np.int64).view("M8[ns]"), tz="UTC")
+    curve = pd.Series(eq_val, index=index, name="equity")
     journal = engine.journal
     assert isinstance(journal, MemoryJournal)
     fills = list(journal.fills)

@@ -278,7 +278,9 @@ class ChartWidget(QWidget):
             self.lines = {}
         for key, values in fresh.items():
             arr = self.lines.get(key)
-            if arr is None or lo == 0 or len(arr) < lo:
+            if lo == 0 and len(values) == n:  # the whole line: keep it as computed
+                self.lines[key] = values  # (may be read-only: copied on the first update)
+            elif arr is None or lo == 0 or len(arr) < lo:
                 full = np.full(n, np.nan)
                 if arr is not None and lo > 0:
                     full[: min(lo, len(arr))] = arr[: min(lo, len(arr))]
@@ -287,6 +289,8 @@ class ChartWidget(QWidget):
             else:
                 if len(arr) < n:
                     arr = np.concatenate([arr, np.full(n - len(arr), np.nan)])
+                elif not arr.flags.writeable:
+                    arr = arr.copy()
                 arr[lo:n] = values
                 self.lines[key] = arr
         self._redraw_lines()

@@ -37,6 +37,7 @@ from engine.market_state import MarketState
 from engine.models import (
     Bar,
     ConnectionState,
+    FundingPayment,
     Order,
     OrderSource,
     OrderType,
@@ -53,6 +54,7 @@ from engine.tasks import InlineRunner, LoopRunner, TaskRunner
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
+FUNDING_STATE = "ledger.funding_payments"  # ids already booked
 _INLINE = InlineRunner()  # runs commands of brokers with ``inline_commands`` in the caller
 
 
@@ -114,6 +116,7 @@ class TradingEngine:
         self._broker_errors: dict[str, deque[int]] = {}
         self.bus.subscribe(Tick, self._mark_tick)
         self.bus.subscribe(Bar, self._mark_bar)
+        self.bus.subscribe(FundingPayment, self._book_funding)
 
     # ---- setup ----------------------------------------------------------------
     @classmethod
@@ -421,6 +424,26 @@ class TradingEngine:
 
     async def _fetch_missing_fills(self, broker: Broker) -> None:
         self.oms.replay_fills(await broker.fetch_fills())
+
+    def _book_funding(self, payment: FundingPayment) -> None:
+        """Funding on a perpetual is cash in or out of the account: booked once per id."""
+        seen = list(self.journal.load_state(FUNDING_STATE, []) or [])
+        key = f"{payment.broker}:{payment.payment_id}"
+        if key in seen:
+            return
+        if not self.ledger.has_account(payment.broker):
+            log.warning("funding %s %s on %s not booked: no ledger account %s",
+                        payment.amount, payment.asset, payment.symbol, payment.broker)
+            return
+        currency = self.ledger.account(payment.broker).currency
+        if payment.asset != currency:
+            log.warning("funding %s %s on %s not booked: the account is in %s",
+                        payment.amount, payment.asset, payment.symbol, currency)
+            return
+        seen.append(key)
+        self.journal.save_state(FUNDING_STATE, seen[-10_000:])
+        self.transfer(payment.broker, payment.amount, f"funding {payment.symbol} "
+                      f"{payment.payment_id}")
 
     # ---- internals ------------------------------------------------------------------
     def _mark_tick(self, tick: Tick) -> None:

@@ -1,23 +1,7 @@
-"""Records this adapter publishes that the engine has no type for yet."""
+"""The funding record this adapter publishes (defined by the engine, which books it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+from engine.models import FundingPayment
 
-
-@dataclass(frozen=True, slots=True)
-class FundingPayment:
-    """Funding paid (negative) or received (positive) on a perpetual position.
-
-    ``payment_id`` is Binance's ``tranId``: each payment is published once.
-    The engine books funding as a cash transfer (``TradingEngine.transfer``);
-    until it subscribes to this record, the GUI and logs are its consumers.
-    """
-
-    broker: str
-    symbol: str
-    amount: Decimal
-    asset: str
-    ts_ns: int
-    payment_id: str
+__all__ = ["FundingPayment"]

@@ -6,6 +6,7 @@ these wrap what has no record of its own. All are frozen and carry ``ts_ns``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from dataclasses import dataclass, field
 
 from engine.models.enums import ConnectionState, OrderStatus
@@ -82,6 +83,22 @@ class DataQualityEvent:
     message: str
     ts_ns: int
     count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """Funding paid (negative) or received (positive) on a perpetual position.
+
+    ``payment_id`` is the venue's id (Binance's ``tranId``): the engine books each
+    one once as a journaled cash transfer, however often it is reported.
+    """
+
+    broker: str
+    symbol: str
+    amount: Decimal
+    asset: str
+    ts_ns: int
+    payment_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,3 +208,25 @@ def test_journal_failure_throws_the_kill_switch_even_though_it_cannot_be_persist
     broker.fill(order, 10, 70_000)
     assert engine.kill_switch.latched and engine.kill_switch.state.source == "journal"
     assert engine.submit(buy(qty=1)).rejection.code == "kill_switch"
+
+
+def test_funding_payments_are_booked_once_as_journaled_cash():
+    from decimal import Decimal as Dec
+
+    from engine.clock import SimulatedClock
+    from engine.execution.journal import MemoryJournal
+    from engine.models import FundingPayment
+    from engine.trading import TradingEngine
+
+    journal = MemoryJournal()
+    engine = TradingEngine.for_backtest(clock=SimulatedClock(0), journal=journal)
+    engine.open_account("binance", "USDT", Dec(1_000))
+    pay = FundingPayment("binance", "BTC/USDT:USDT", Dec("-1.25"), "USDT", 5, "tran-1")
+    engine.bus.publish(pay)
+    engine.bus.publish(pay)  # reported again after a reconnect
+    engine.bus.publish(FundingPayment("binance", "BTC/USDT:USDT", Dec("9"), "BNB", 6, "tran-2"))
+    assert engine.ledger.account("binance").cash == Dec("998.75")
+    again = TradingEngine.for_backtest(clock=SimulatedClock(0), journal=journal)
+    again.restore()  # the transfer is journaled: a restart has it and never books it twice
+    again.bus.publish(pay)
+    assert again.ledger.account("binance").cash == Dec("998.75")

@@ -6,8 +6,8 @@ these wrap what has no record of its own. All are frozen and carry ``ts_ns``.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from engine.models.enums import ConnectionState, OrderStatus
 from engine.models.market import Bar

@@ -51,7 +51,7 @@ def _install(python: Path, extra: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on any Python to say so
         print("trading-terminal needs Python 3.11 or newer", file=sys.stderr)
         return 2
     python = _ensure_venv()

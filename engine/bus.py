@@ -121,8 +121,9 @@ class EventBus:
 
     def _deliver(self, event: object) -> None:
         kind = type(event)
-        handlers = self._plain.get(kind, False)
-        if handlers is False:
+        try:
+            handlers = self._plain[kind]
+        except KeyError:
             route = self.handlers_for(kind)
             handlers = self._plain[kind] = (
                 None if any(s.is_async for s in route) else tuple(s.handler for s in route))

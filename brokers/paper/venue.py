@@ -693,12 +693,13 @@ class PaperBroker(Broker):
         return [self._snapshot(wo) for wo in self._working.values()]
 
     async def fetch_order_history(self, since_ns: int | None = None) -> list[Order]:
-        closed = self._closed
-        for cid, entry in closed.items():
-            if isinstance(entry, tuple):
-                closed[cid] = self._snapshot(*entry)
-        return [o for o in closed.values()  # type: ignore[union-attr]
-                if since_ns is None or o.updated_ns >= since_ns]
+        out: list[Order] = []
+        for cid, entry in self._closed.items():
+            order = self._snapshot(*entry) if isinstance(entry, tuple) else entry
+            self._closed[cid] = order
+            if since_ns is None or order.updated_ns >= since_ns:
+                out.append(order)
+        return out
 
     async def fetch_positions(self) -> list[Position]:
         self._mark()

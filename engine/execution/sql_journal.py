@@ -218,6 +218,7 @@ class SqlJournal(Journal):
         if self._conn is None:
             raw = self.db.engine.raw_connection()  # opened with the Database's pragmas
             conn = raw.driver_connection
+            assert conn is not None
             raw.detach()  # ours now: never returned to the pool, closed by close()
             conn.execute("PRAGMA wal_autocheckpoint=0")  # WalCheckpointer does them
             self._conn = conn

@@ -29,12 +29,10 @@ def to_decimal(value: Number, *, what: str = "value") -> Decimal:
     # microseconds, and floats and Decimals are what the hot paths convert.
     if kind is float:
         result = Decimal(repr(value))
-    elif kind is Decimal:
+    elif isinstance(value, Decimal):  # a concrete class: cheap, unlike the ABCs below
         result = value
     elif kind is int:
         return Decimal(value)
-    elif isinstance(value, Decimal):
-        result = value
     elif isinstance(value, bool):
         raise ValueError(f"{what} must be a number, got a bool")
     elif isinstance(value, numbers.Integral):  # int, numpy integers

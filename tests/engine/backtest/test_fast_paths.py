@@ -23,3 +23,24 @@ def test_bar_factory_builds_the_same_bar(symbol, ts, o, h, low, c, v):
         [getattr(plain, f) for f in Bar.__dataclass_fields__ if f != "vwap"]
     assert math.isnan(made.vwap) and math.isnan(plain.vwap)  # the default, NaN
     assert repr(made) == repr(plain)
+
+
+def test_a_run_thaws_only_the_freeze_it_made():
+    import gc
+
+    from engine.backtest.runner import _frozen_heap
+
+    gc.unfreeze()
+    with _frozen_heap():
+        assert gc.get_freeze_count() > 0  # frozen for the run
+    assert gc.get_freeze_count() == 0  # and thawed after it
+    held = [object() for _ in range(10)]
+    gc.freeze()  # someone else's freeze (the GUI's backtest worker holds one per job)
+    before = gc.get_freeze_count()
+    try:
+        with _frozen_heap():
+            pass
+        assert gc.get_freeze_count() == before  # theirs is left as it was
+    finally:
+        gc.unfreeze()
+    del held

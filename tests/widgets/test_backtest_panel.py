@@ -135,7 +135,7 @@ def test_selecting_a_trade_centres_the_chart_on_it(qtbot):
 
 
 def test_cancel_stops_a_long_run_without_blocking_the_gui_or_storing_it(qtbot, database):
-    panel, _, _ = make_panel(qtbot, bars(200_000), database)
+    panel, _, _ = make_panel(qtbot, bars(400_000), database)
     bar = panel.backtest.run_bar
     ticks: list[float] = []
     timer = QTimer()
@@ -144,8 +144,10 @@ def test_cancel_stops_a_long_run_without_blocking_the_gui_or_storing_it(qtbot, d
     started = time.monotonic()
     qtbot.mouseClick(bar.run_button, Qt.MouseButton.LeftButton)
     assert not bar.run_button.isEnabled() and bar.cancel_button.isEnabled()
-    # The runner reports (and checks for a cancel) every 20,000 bars.
-    qtbot.waitUntil(lambda: bar.progress.value() > 0, timeout=RUN_TIMEOUT_MS)
+    # The runner reports (and checks for a cancel) every 20,000 bars; a quarter in, the
+    # run has lasted long enough to see the GUI's timer tick through it.
+    qtbot.waitUntil(lambda: bar.progress.value() >= bar.progress.maximum() // 4,
+                    timeout=RUN_TIMEOUT_MS)
     qtbot.mouseClick(bar.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel.running, timeout=RUN_TIMEOUT_MS)
     timer.stop()

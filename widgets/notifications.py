@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QStatusBar, QSystemTrayIcon, QWidget
 
@@ -67,8 +68,9 @@ class Notifier:
             message += f" (+{extra} more)"
         self._last[kind] = now
         self.sent.append((title, message))
-        if self.tray is not None:
+        # The bridge outlives the window: a closed window's widgets are gone.
+        if self.tray is not None and shiboken6.isValid(self.tray):
             self.tray.showMessage(title, message)
-        if self.status_bar is not None:
+        if self.status_bar is not None and shiboken6.isValid(self.status_bar):
             self.status_bar.showMessage(f"{title}: {message}", 8_000)
         return True

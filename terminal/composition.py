@@ -141,7 +141,7 @@ def _default_sizes(window: MainWindow) -> None:
     if "risk" in docks and "ticket" in docks:
         window.resizeDocks([docks["risk"], docks["ticket"]], [300, 420], Qt.Orientation.Vertical)
     if "book" in docks:
-        window.resizeDocks([docks["book"]], [430], Qt.Orientation.Horizontal)
+        window.resizeDocks([docks["book"]], [560], Qt.Orientation.Horizontal)
     if "orders" in docks:
         window.resizeDocks([docks["orders"]], [230], Qt.Orientation.Vertical)
     if "risk" in docks:

@@ -264,6 +264,7 @@ class OrderBookPanel(QWidget):
         splitter.addWidget(self.tape)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([300, 230])  # the tape's time, price and size readable at once
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)

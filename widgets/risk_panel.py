@@ -70,6 +70,10 @@ class RiskPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         self.broker = QComboBox()
         self.broker.addItems(ctx.engine.ledger.brokers() or list(ctx.engine.brokers))
+        if ctx.symbols:  # start on the account the first (charted) symbol trades in
+            routed = ctx.engine.broker_for(ctx.symbols[0])
+            if self.broker.findText(routed) >= 0:
+                self.broker.setCurrentText(routed)
         layout.addWidget(self.broker)
         grid = QGridLayout()
         self.gauges: dict[str, Gauge] = {}

@@ -199,3 +199,9 @@ def test_fills_and_the_kill_switch_are_notified(terminal, qtbot):
     titles = " ".join(title for title, _ in window.notifier.sent)
     assert "Fill" in titles or "fill" in titles
     assert "KILL" in titles.upper()
+
+
+def test_the_risk_panel_starts_on_the_account_of_the_charted_symbol(terminal):
+    window, session, loop = terminal
+    assert window.panels["chart"].symbol == "AAPL"
+    assert window.panels["risk"].broker.currentText() == "paper-usd"

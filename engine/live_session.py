@@ -49,8 +49,8 @@ from engine.models import (
     Tick,
     Timeframe,
 )
-from engine.models.events import FillEvent, RiskEvent
 from engine.risk.portfolio import PortfolioRiskMonitor, calendar_session_end
+from engine.session_summary import FillCounter, iso, session_params, trading_summary
 from engine.settings import (
     broker_settings,
     database_url,
@@ -58,7 +58,6 @@ from engine.settings import (
     live_enabled,
     portfolio_limits,
     risk_limits,
-    strategy_params,
 )
 from engine.settings.adapters import BROKERS
 from engine.settings.model import Settings
@@ -139,7 +138,7 @@ def parse_until(text: str, now_ns: int) -> int:
                         "time (2025-06-01T14:30)") from None
     deadline = int((ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).value)
     if deadline <= now_ns:
-        raise UserError(f"--until {text!r}: {_iso(deadline)} is already past (times are UTC)")
+        raise UserError(f"--until {text!r}: {iso(deadline)} is already past (times are UTC)")
     return deadline
 
 
@@ -174,7 +173,8 @@ class LiveSession:
             if settings.risk.flatten_at_session_end else None)
         self.runner = StrategyRunner(self.engine)
         self._add_strategies()
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()  # market data seen: ticks, books, bars
+        self._fills = FillCounter(self.engine)
         self._state_detail = ""
         self._bar_streams_seen: set[tuple[str, str]] = set()
         self._subscribe_bus()
@@ -217,16 +217,12 @@ class LiveSession:
     def _add_strategies(self) -> None:
         for name in self.options.strategies:
             cls = get_strategy(name)
-            params = dict(strategy_params(self.settings, name)) \
-                if _has_section(self.settings, name) else {}
-            params.update(self.options.params)
+            params = session_params(self.settings, name, dict(self.options.params))
             for symbol in self.strategy_symbols:
                 self.runner.add(cls(self.engine, symbol, params=params))
 
     def _subscribe_bus(self) -> None:
         bus, counts = self.engine.bus, self._counts
-        bus.subscribe(FillEvent, lambda e: counts.update(["fills"]))
-        bus.subscribe(RiskEvent, self._count_risk)
         bus.subscribe(Tick, lambda e: counts.update(["ticks"]))
         bus.subscribe(OrderBook, lambda e: counts.update(["books"]))
         bus.subscribe(Bar, self._on_bar)
@@ -241,10 +237,6 @@ class LiveSession:
     def _on_state(self, event: ConnectionStateChanged) -> None:
         if event.broker == self.broker_name and event.detail:
             self._state_detail = event.detail
-
-    def _count_risk(self, event: RiskEvent) -> None:
-        if event.details.get("kind") == "rejection":
-            self._counts[f"rejected:{event.code}"] += 1
 
     # ---- running ----------------------------------------------------------------------
     @property
@@ -422,51 +414,18 @@ class LiveSession:
 
     def summary(self) -> dict[str, Any]:
         """``TradingSession.summary()``'s keys (``replay`` is the session's span) plus ``venue``."""
-        engine = self.engine
-        orders = engine.oms.orders()
-        statuses = Counter(o.status.value for o in orders)
-        accounts = {}
-        for broker in engine.ledger.brokers():
-            acct = engine.ledger.account(broker)
-            accounts[broker] = {k: str(getattr(acct, k)) for k in (
-                "currency", "cash", "equity", "realized_pnl", "unrealized_pnl", "fees")
-                if hasattr(acct, k)}
-        positions = [{"broker": p.broker, "symbol": p.symbol, "quantity": str(p.quantity),
-                      "avg_price": str(p.avg_price), "realized_pnl": str(p.realized_pnl)}
-                     for p in engine.ledger.positions() if p.quantity != 0]
-        rejections = {k.split(":", 1)[1]: v for k, v in self._counts.items()
-                      if k.startswith("rejected:")}
         start = self.started_ns or self.clock.now_ns()
         end = self.stopped_ns or self.clock.now_ns()
         events = {k: self._counts[k] for k in ("ticks", "books", "bars")}
         return {
             "symbols": self.symbols,
-            "replay": {"from": _iso(start), "to": _iso(end), "events": sum(events.values())},
-            "strategies": {s.strategy_id: self.runner.state(s.strategy_id)
-                           for s in self.runner.strategies()},
-            "orders": {"total": len(orders), **dict(statuses)},
-            "fills": self._counts["fills"],
-            "rejections": rejections,
-            "accounts": accounts,
-            "positions": positions,
-            "kill_switch": {"latched": engine.kill_switch.latched},
+            "replay": {"from": iso(start), "to": iso(end), "events": sum(events.values())},
+            **trading_summary(self.engine, self.runner, self._fills.fills),
             "venue": {"broker": self.broker_name, "mode": self.mode, "live": self.broker.live,
                       "state": self.broker.state.value, "stopped_by": self.stopped_by,
                       "market_data": events, "left_open": list(self.left_open),
                       "kept_orders": self.options.keep_orders},
         }
-
-
-def _has_section(settings: Settings, name: str) -> bool:
-    try:
-        settings.get(f"strategy.{name}")
-        return True
-    except (KeyError, AttributeError, UserError):
-        return False
-
-
-def _iso(ts_ns: int) -> str:
-    return pd.Timestamp(ts_ns, tz="UTC").isoformat()
 
 
 __all__ = ["EXTRA_BROKER_KWARGS", "LiveOptions", "LiveSession", "parse_until",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,8 +40,8 @@ from engine.execution import create_broker
 from engine.execution.broker import OrderUpdate
 from engine.execution.sql_journal import SqlJournal
 from engine.models import Bar, Instrument, OrderStatus, Timeframe
-from engine.models.events import FillEvent, RiskEvent
 from engine.risk.portfolio import PortfolioRiskMonitor, calendar_day, calendar_session_end
+from engine.session_summary import FillCounter, iso, session_params, trading_summary
 from engine.settings import (
     broker_settings,
     database_url,
@@ -50,7 +49,6 @@ from engine.settings import (
     engine_config,
     portfolio_limits,
     risk_limits,
-    strategy_params,
 )
 from engine.settings.model import Settings
 from engine.storage import Database
@@ -131,9 +129,7 @@ class TradingSession:
             book_levels=int(settings.gui.book_levels),
             start_ns=self.replay_start_ns, end_ns=self.replay_end_ns)
         self.runner = StrategyRunner(self.engine)
-        self._counts: Counter[str] = Counter()
-        self.engine.bus.subscribe(FillEvent, lambda e: self._counts.update(["fills"]))
-        self.engine.bus.subscribe(RiskEvent, self._count_risk)
+        self._fills = FillCounter(self.engine)
         self._add_strategies()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -203,7 +199,7 @@ class TradingSession:
         if isinstance(saved, int) and start < saved < last:
             # From the next whole minute: the clock never goes back past a journaled fill.
             resume = -(-saved // minute) * minute
-            log.info("replay resumes at %s, where the last run stopped", _iso(resume))
+            log.info("replay resumes at %s, where the last run stopped", iso(resume))
             return max(resume - 1, saved)
         return start
 
@@ -306,18 +302,12 @@ class TradingSession:
         targets = list(self.options.strategy_symbols or self.symbols[:1])
         for name in self.options.strategies:
             cls = get_strategy(name)
-            params = dict(strategy_params(self.settings, name)) if _has_section(
-                self.settings, name) else {}
-            params.update(self.options.params)
+            params = session_params(self.settings, name, dict(self.options.params))
             for symbol in targets:
                 if symbol not in self.market:
                     raise UserError(f"strategy symbol {symbol!r} is not replayed; "
                                     f"replayed: {', '.join(self.symbols)}")
                 self.runner.add(cls(self.engine, symbol, params=params))
-
-    def _count_risk(self, event: RiskEvent) -> None:
-        if event.details.get("kind") == "rejection":
-            self._counts[f"rejected:{event.code}"] += 1
 
     # ---- running ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -360,42 +350,13 @@ class TradingSession:
 
     def summary(self) -> dict[str, Any]:
         """Orders, fills, rejections by reason, PnL and final positions, JSON-ready."""
-        engine = self.engine
-        orders = engine.oms.orders()
-        statuses = Counter(o.status.value for o in orders)
-        accounts = {}
-        for broker in engine.ledger.brokers():
-            acct = engine.ledger.account(broker)
-            accounts[broker] = {k: str(getattr(acct, k)) for k in (
-                "currency", "cash", "equity", "realized_pnl", "unrealized_pnl", "fees")
-                if hasattr(acct, k)}
-        positions = [{"broker": p.broker, "symbol": p.symbol, "quantity": str(p.quantity),
-                      "avg_price": str(p.avg_price), "realized_pnl": str(p.realized_pnl)}
-                     for p in engine.ledger.positions() if p.quantity != 0]
-        rejections = {k.split(":", 1)[1]: v for k, v in self._counts.items()
-                      if k.startswith("rejected:")}
         progress = self.feed.progress
         return {
             "symbols": self.symbols,
-            "replay": {"from": _iso(self.replay_start_ns + 1), "to": _iso(progress.ts_ns),
+            "replay": {"from": iso(self.replay_start_ns + 1), "to": iso(progress.ts_ns),
                        "events": progress.events},
-            "strategies": {s.strategy_id: self.runner.state(s.strategy_id)
-                           for s in self.runner.strategies()},
-            "orders": {"total": len(orders), **dict(statuses)},
-            "fills": self._counts["fills"],
-            "rejections": rejections,
-            "accounts": accounts,
-            "positions": positions,
-            "kill_switch": {"latched": engine.kill_switch.latched},
+            **trading_summary(self.engine, self.runner, self._fills.fills),
         }
-
-
-def _has_section(settings: Settings, name: str) -> bool:
-    try:
-        settings.get(f"strategy.{name}")
-        return True
-    except (KeyError, AttributeError, ConfigError):
-        return False
 
 
 def _utc_ns(text: str, what: str) -> int:
@@ -405,10 +366,6 @@ def _utc_ns(text: str, what: str) -> int:
         raise UserError(f"{what}: {text!r} is not a date or time (e.g. 2013-02-27 or "
                         f"2013-02-27T15:00)") from exc
     return int((ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).value)
-
-
-def _iso(ts_ns: int) -> str:
-    return pd.Timestamp(ts_ns, tz="UTC").isoformat()
 
 
 def speed_choice(text: str) -> str:

@@ -64,6 +64,7 @@ from engine.errors import UserError
 from engine.models import Timeframe
 from engine.storage import Database
 from engine.strategy.registry import get_strategy, strategy_names
+from terminal.commands._args import assignments
 
 INTERRUPTED = 130
 # The metrics a search table shows next to the ranking metric.
@@ -84,16 +85,6 @@ def _info(args: argparse.Namespace, message: str) -> None:
 
 def _print_json(doc: Any) -> None:
     print(json.dumps(json_safe(doc), indent=2, default=str, allow_nan=False))
-
-
-def _assignments(items: Sequence[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--param {item!r}: write NAME=VALUE, e.g. fast=10")
-        out[name.strip()] = value.strip()
-    return out
 
 
 def _flat(groups: Sequence[Sequence[str]] | None) -> list[str]:
@@ -216,7 +207,7 @@ def _strategies(args: argparse.Namespace) -> int:
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
     cls = strategy_class(args.strategy)
-    given = _assignments(_flat(args.param))
+    given = assignments(_flat(args.param))
     check_param_names(cls, given)
     return cls.validate_params(given)
 
@@ -294,7 +285,7 @@ def _outputs(args: argparse.Namespace, result: BacktestResult, data: DataSet) ->
 def _search_args(args: argparse.Namespace) -> dict[str, Any]:
     _check_settings(args)
     cls = strategy_class(args.strategy)
-    fixed = _assignments(_flat(args.param))
+    fixed = assignments(_flat(args.param))
     check_param_names(cls, fixed)
     space = parse_space_args(_flat(args.grid))
     rules = [] if args.no_default_constraints else default_constraints(cls)

@@ -34,6 +34,7 @@ from typing import Any
 from engine.errors import UserError
 from engine.settings import load_settings
 from engine.storage import Database
+from terminal.commands._args import assignments
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -70,24 +71,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def _params(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--param {item!r}: write NAME=VALUE, e.g. fast=10")
-        out[name.strip()] = value.strip()
-    return out
-
-
 def _checked_params(args: argparse.Namespace) -> dict[str, str]:
     from engine.strategy.registry import get_strategy
 
-    params = _params(args.param)
+    params = assignments(args.param)
     for name in args.strategy:
         cls = get_strategy(name)  # unknown names: a UserError listing the known ones
         if params:
-            cls.validate_params({k: v for k, v in params.items()})
+            cls.validate_params(params)
     return params
 
 
@@ -117,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
             summary = asyncio.run(_run(session))
         finally:
             session.close()
+    return _report(args, summary)
+
+
+def _report(args: argparse.Namespace, summary: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -172,11 +167,7 @@ def _run_venue(args: argparse.Namespace) -> int:
             summary = asyncio.run(_run_live(session))
         finally:
             session.close()
-    if args.json:
-        print(json.dumps(summary, indent=2, default=str))
-    else:
-        _print(summary)
-    return 0
+    return _report(args, summary)
 
 
 async def _run_live(session: Any) -> dict[str, Any]:

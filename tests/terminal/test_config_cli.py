@@ -15,7 +15,7 @@ import pytest
 from engine.paths import user_config_file
 from engine.settings import build_schema
 from terminal.cli import main
-from tests.engine.settings.conftest import MemoryKeyring
+from tests.memory_keyring import MemoryKeyring
 
 ROOT = Path(__file__).parents[2]
 BAD = '[risk]\nmax_position_pct = 500\n[gui]\nthme = "dark"\n[brokers.binance]\napi_key = "AKIA-do-not-print"\n'

@@ -13,14 +13,13 @@ import keyring.core
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QDialog, QSpinBox
 
 from engine.settings import get_secret, load_settings
 from engine.settings.secrets import SERVICE, forget_secrets
+from tests.memory_keyring import MemoryKeyring
 from widgets.settings_dialog import (
     FloatSpin,
     IntSpin,
@@ -33,27 +32,6 @@ from widgets.theme import THEMES, apply_theme, current_theme
 
 API_KEY = "AKtest-9f3c2e81d7b4a605"
 API_SECRET = "sEcReT-55aa0b1c2d3e4f60718293"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring in a dict: the tests never read or write the machine's real keyring."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.store:
-            raise PasswordDeleteError(username)
-        del self.store[(service, username)]
 
 
 @pytest.fixture(autouse=True)

@@ -4,32 +4,10 @@ from __future__ import annotations
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
 
 from engine.paths import user_config_file
 from engine.settings.secrets import forget_secrets
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that lives in a dict: the real OS keyring is never touched."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.store:
-            raise PasswordDeleteError(username)
-        del self.store[(service, username)]
+from tests.memory_keyring import MemoryKeyring
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from terminal.cli import main
 from tests.brokers.ccxt.fake_binance import SPOT, FakeBinanceServer
 from tests.brokers.ccxt.fake_binance.network import loopback_session
 from tests.brokers.ccxt.harness import FAST, seed_books
-from tests.memory_keyring import MemoryKeyring
 from tests.engine.test_live_session import BuyOnce  # noqa: F401 - registers the test strategy
+from tests.memory_keyring import MemoryKeyring
 
 
 class FakeInThread:

@@ -101,12 +101,14 @@ def build_window(args: argparse.Namespace) -> tuple[MainWindow, Services]:
 def _wire(window: MainWindow) -> None:
     """Connect panels to each other: book clicks fill the ticket, the chart follows."""
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QScrollArea
 
     from widgets.replay_controls import ReplayControls
 
     book, ticket = window.panels.get("book"), window.panels.get("ticket")
     chart, backtest = window.panels.get("chart"), window.panels.get("backtest")
-    backtest = getattr(backtest, "panel", backtest)  # inside its scroll area
+    if isinstance(backtest, QScrollArea):
+        backtest = backtest.widget()  # the panel scrolls inside its dock
     if book is not None and ticket is not None and hasattr(book, "price_clicked"):
         book.price_clicked.connect(ticket.set_price)
         ladder = getattr(book, "ladder", None)

@@ -85,7 +85,6 @@ def _backtest(ctx: AppContext) -> QWidget:
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
     scroll.setWidget(BacktestPanel(ctx))
-    scroll.panel = scroll.widget()  # type: ignore[attr-defined]
     return scroll
 
 

@@ -103,6 +103,7 @@ def _wire(window: MainWindow) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QScrollArea
 
+    from widgets.notifications import Notifier
     from widgets.replay_controls import ReplayControls
 
     book, ticket = window.panels.get("book"), window.panels.get("ticket")
@@ -118,8 +119,6 @@ def _wire(window: MainWindow) -> None:
         chart.symbol_box.currentTextChanged.connect(ticket.set_symbol)
     if backtest is not None and hasattr(backtest, "set_chart") and chart is not None:
         backtest.set_chart(chart)
-    from widgets.notifications import Notifier
-
     window.notifier = Notifier(window.ctx, status_bar=window.status, parent=window,
                                icon=window.windowIcon())
     if ticket is not None and window.ctx.symbols:

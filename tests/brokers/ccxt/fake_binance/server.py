@@ -4,7 +4,8 @@ One TLS listener on 127.0.0.1 serves every Binance host (the client's resolver
 sends them all here); the ``Host`` header says which API is meant: hosts with
 ``fapi``/``fstream``/``binancefuture`` are USD-M futures, the rest spot.
 
-REST: ``/api/v3/...`` (spot) and ``/fapi/v1|v2|v3/...`` (USD-M), HMAC-SHA256
+REST: ``/api/v3/...`` (spot) and ``/fapi/v1|v2|v3/...`` (USD-M, with the algo
+service's ``algoOrder`` / ``openAlgoOrders`` / ``algoOpenOrders``), HMAC-SHA256
 signatures, API keys, ``timestamp``/``recvWindow`` against the server clock.
 Websockets: market streams (``/ws/<n>``, ``/public/ws/<n>``, ``/market/ws/<n>``
 with ``SUBSCRIBE``), the spot websocket API (``/ws-api/v3`` with
@@ -567,6 +568,30 @@ def _leverage_bracket(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any
     return out
 
 
+def _new_algo(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
+    return s.venue.algo.json(s.venue.algo.place(p))
+
+
+def _get_algo(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
+    return s.venue.algo.json(s.venue.algo.find(p), query=True)
+
+
+def _cancel_algo(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
+    return s.venue.algo.cancel_json(s.venue.algo.cancel(p))
+
+
+def _open_algos(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
+    symbol = p.get("symbol")
+    if symbol:
+        s.venue.market(kind, symbol)
+    return [s.venue.algo.json(a) for a in s.venue.algo.open_orders(symbol)]
+
+
+def _cancel_all_algos(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
+    s.venue.algo.cancel_all(p.get("symbol", ""))
+    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
 def _listen_key(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
     key = secrets.token_urlsafe(45)[:60]
     s.listen_keys.add(key)
@@ -602,6 +627,11 @@ ROUTES: dict[tuple[str, str, str], tuple[str, Any]] = {
     (LINEAR, "GET", "/fapi/v1/openOrders"): (SIGNED, _open_orders),
     (LINEAR, "DELETE", "/fapi/v1/allOpenOrders"): (SIGNED, _cancel_all),
     (LINEAR, "GET", "/fapi/v1/userTrades"): (SIGNED, _my_trades),
+    (LINEAR, "POST", "/fapi/v1/algoOrder"): (SIGNED, _new_algo),
+    (LINEAR, "GET", "/fapi/v1/algoOrder"): (SIGNED, _get_algo),
+    (LINEAR, "DELETE", "/fapi/v1/algoOrder"): (SIGNED, _cancel_algo),
+    (LINEAR, "GET", "/fapi/v1/openAlgoOrders"): (SIGNED, _open_algos),
+    (LINEAR, "DELETE", "/fapi/v1/algoOpenOrders"): (SIGNED, _cancel_all_algos),
     (LINEAR, "GET", "/fapi/v2/account"): (SIGNED, _account),
     (LINEAR, "GET", "/fapi/v3/account"): (SIGNED, _account),
     (LINEAR, "GET", "/fapi/v2/balance"): (SIGNED, _futures_balance),

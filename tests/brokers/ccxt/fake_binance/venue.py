@@ -42,6 +42,7 @@ _LIMIT_TYPES = ("LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT")
 
 PublicListener = Callable[[str, str, dict], None]  # kind, stream name, payload
 UserListener = Callable[[str, dict], None]  # kind, payload
+PriceListener = Callable[[str, str, Decimal], None]  # kind, symbol, last price
 
 
 class VenueError(Exception):
@@ -166,6 +167,11 @@ class FakeVenue:
         self._tran_ids = itertools.count(9_000_000)
         self.public_listeners: list[PublicListener] = []
         self.user_listeners: list[UserListener] = []
+        self.price_listeners: list[PriceListener] = []
+        self.order_listeners: list[Callable[[VOrder], None]] = []
+        from tests.brokers.ccxt.fake_binance.algo import AlgoService
+
+        self.algo = AlgoService(self)  # USD-M conditional orders (Binance's algo service)
 
     # ---- clocks ------------------------------------------------------------------------
     def server_ms(self) -> int:
@@ -308,6 +314,10 @@ class FakeVenue:
         allowed = ("LIMIT", "MARKET", "LIMIT_MAKER", "STOP_LOSS", "STOP_LOSS_LIMIT") \
             if kind == SPOT else ("LIMIT", "MARKET")
         if otype not in allowed:
+            if kind == LINEAR and otype in ("STOP", "STOP_MARKET", "TAKE_PROFIT",
+                                            "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"):
+                raise VenueError(-4120, "Order type not supported for this endpoint. Please use "
+                                        "the Algo Order API endpoints instead.")
             raise VenueError(-1116, "Invalid orderType.")
         cid = p.get("newClientOrderId") or f"fake{next(self._order_ids)}"
         if any(o.cid == cid for o in self.open_orders(kind, m.id)):
@@ -342,6 +352,7 @@ class FakeVenue:
         self._take(o, m)
         self._finish_taker(o, m)
         self._emit_diff(kind, m.id, before)
+        self._price_moved(kind, m.id)
         return o
 
     def _check_filters(self, m: MarketSpec, otype: str, qty: Decimal, price: Decimal,
@@ -580,6 +591,7 @@ class FakeVenue:
                         ts=self._tick_market_clock())
         self.last_price[(kind, symbol)] = price
         self._trigger_stops(kind, symbol, m, price)
+        self._price_moved(kind, symbol)
         self._emit_diff(kind, symbol, before)
         return fills
 
@@ -593,8 +605,13 @@ class FakeVenue:
         trade = self._execute(o, m, o.price or self.last_price[(kind, symbol)],
                               o.remaining if qty is None else D(qty), maker=True)
         self.last_price[(kind, symbol)] = trade.price
+        self._price_moved(kind, symbol)
         self._emit_diff(kind, symbol, before)
         return trade
+
+    def _price_moved(self, kind: str, symbol: str) -> None:
+        for listener in list(self.price_listeners):
+            listener(kind, symbol, self.last_price[(kind, symbol)])
 
     def _trigger_stops(self, kind: str, symbol: str, m: MarketSpec, last: Decimal) -> None:
         for o in list(self.open_orders(kind, symbol)):
@@ -729,6 +746,8 @@ class FakeVenue:
             self._user(LINEAR, self._order_trade_update(o, m, exec_type, trade))
             if trade is not None:
                 self._user(LINEAR, self._account_update("ORDER", [o.symbol]))
+        for listener in list(self.order_listeners):
+            listener(o)
 
     def _execution_report(self, o: VOrder, m: MarketSpec, x: str, t: VTrade | None,
                           cancel_cid: str) -> dict[str, object]:

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import ccxt
 
 from brokers.ccxt import parsing
+from brokers.ccxt.algo import AlgoOrders, algo_order, is_algo
 from brokers.ccxt.config import LINEAR, SPOT
 from brokers.ccxt.errors import Action, classify, is_ban, reason
 from brokers.ccxt.parsing import VenueOrder, VenueTrade
@@ -103,6 +104,8 @@ class Tracked:
     outcome_unknown: bool = False
     adopted: bool = False  # first seen at the venue, not placed by this session
     sent_ms: int = 0
+    algo: bool = False  # a USD-M stop: Binance's algo service holds it until it triggers
+    algo_id: str = ""  # ... under this id; ``order_id`` is the order it triggers
     fill_ids: set[str] = field(default_factory=set)
 
 
@@ -130,6 +133,7 @@ class Execution:
         self._gaps: dict[str, asyncio.Task[None]] = {}
         self._reconcile_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.algo = AlgoOrders(self)
 
     # ---- placing ----------------------------------------------------------------------
     def request_for(self, order: Order, market: dict[str, Any]) -> tuple[str, float,
@@ -139,9 +143,8 @@ class Execution:
         params: dict[str, Any] = {"newClientOrderId": order.client_order_id}
         ot = order.order_type
         if ot in (OrderType.STOP, OrderType.STOP_LIMIT):
-            if kind != SPOT:
-                raise BrokerUnavailable("stop orders on USD-M futures go through Binance's algo "
-                                        "order API, which this adapter does not support yet")
+            # USD-M: ccxt sends a triggerPrice order to the algo service, the client id as
+            # clientAlgoId (brokers.ccxt.algo)
             if order.stop_price is None:
                 raise BrokerUnavailable(f"{ot.value} order without a stop price")
             params["triggerPrice"] = self._price(order.symbol, order.stop_price, "stop price")
@@ -199,6 +202,7 @@ class Execution:
         ccxt_type, amount, price, params = self.request_for(order, market)
         t = Tracked(order.client_order_id, order.symbol, self.b.kind_of(order.symbol),
                     market["id"], order.side, order.order_type, order.quantity, order.price)
+        t.algo = is_algo(t.kind, t.order_type)
         self.orders[t.cid] = t
         backoff = self.b.new_backoff()
         attempts = 0
@@ -247,6 +251,9 @@ class Execution:
                 continue
             self.b.auth_ok()
             info = answer.get("info") or {}
+            if t.algo:
+                self.algo.apply(t, algo_order(info))
+                return
             self.apply(t, parsing.rest_order(t.kind, info),
                        parsing.rest_order_fills(t.kind, info) if t.kind == SPOT else ())
             return
@@ -261,8 +268,9 @@ class Execution:
         backoff = self.b.new_backoff()
         for _ in range(self.b.config.max_retries + 1):
             try:
-                answer = await self.b.exchange.fetch_order(None, t.symbol,
-                                                            {"origClientOrderId": t.cid})
+                answer = await self.b.exchange.fetch_order(
+                    None, t.symbol, {"origClientOrderId": t.cid, **({"trigger": True}
+                                                                   if t.algo else {})})
             except ccxt.OrderNotFound:
                 return Found.ABSENT
             except Exception as exc:
@@ -279,6 +287,9 @@ class Execution:
                 return Found.UNREACHABLE
             log.warning("order %s reached Binance although its request failed; adopted", t.cid)
             t.outcome_unknown = False
+            if t.algo:
+                await self.algo.settle(t, algo_order(answer.get("info") or {}))
+                return Found.FOUND
             self.apply(t, parsing.rest_order(t.kind, answer.get("info") or {}), ())
             return Found.FOUND
         return Found.UNREACHABLE
@@ -299,11 +310,21 @@ class Execution:
             return
         backoff = self.b.new_backoff()
         for attempt in range(self.b.config.max_retries + 1):
+            waiting = t.algo and not t.order_id  # a stop not triggered: cancel the algo order
             try:
-                params = {} if t.order_id else {"origClientOrderId": t.cid}
-                answer = await self.b.exchange.cancel_order(t.order_id or None, t.symbol, params)
+                if waiting:
+                    params = {"trigger": True} if t.algo_id else \
+                        {"origClientOrderId": t.cid, "trigger": True}
+                    answer = await self.b.exchange.cancel_order(t.algo_id or None, t.symbol,
+                                                                params)
+                else:
+                    params = {} if t.order_id else {"origClientOrderId": t.cid}
+                    answer = await self.b.exchange.cancel_order(t.order_id or None, t.symbol,
+                                                                params)
             except ccxt.OrderNotFound:
                 await self.refresh(t)  # already filled or cancelled: learn which
+                if waiting and t.order_id and not t.done:
+                    continue  # it triggered meanwhile: cancel the order it placed
                 return
             except Exception as exc:
                 action = classify(exc)
@@ -321,6 +342,9 @@ class Execution:
                     await asyncio.sleep(backoff.next(BAN_WAIT_S if is_ban(exc) else 0.0))
                 continue
             self.b.auth_ok()
+            if waiting:  # the answer is {algoId, code, msg}: success means cancelled
+                self._terminal(t, S.CANCELLED, "canceled at Binance")
+                return
             self.apply(t, parsing.rest_order(t.kind, answer.get("info") or {}), ())
             return
 
@@ -329,7 +353,10 @@ class Execution:
         if not order.broker_order_id:
             raise BrokerError(f"cannot cancel {order.client_order_id}: no Binance order id")
         try:
-            await self.b.exchange.cancel_order(order.broker_order_id, order.symbol)
+            if is_algo(self.b.kind_of(order.symbol), order.order_type):
+                await self.algo.cancel_untracked(order)
+            else:
+                await self.b.exchange.cancel_order(order.broker_order_id, order.symbol)
         except ccxt.OrderNotFound:
             return
         except Exception as exc:
@@ -342,6 +369,8 @@ class Execution:
             if symbol is None or sym == symbol:
                 try:
                     await self.b.exchange.cancel_all_orders(sym)
+                    if self.b.kind_of(sym) == LINEAR:
+                        await self.algo.cancel_all(sym)
                 except ccxt.OrderNotFound:
                     continue
                 except Exception as exc:
@@ -351,6 +380,9 @@ class Execution:
 
     async def refresh(self, t: Tracked) -> None:
         """Ask the venue for ``t`` by client id and apply what it says (fills first)."""
+        if t.algo:
+            await self.algo.refresh(t)
+            return
         try:
             answer = await self.b.exchange.fetch_order(None, t.symbol,
                                                        {"origClientOrderId": t.cid})
@@ -387,6 +419,9 @@ class Execution:
             report = parsing.execution_report(payload)
         elif event == "ORDER_TRADE_UPDATE":
             report = parsing.order_trade_update(payload)
+        elif event == "ALGO_UPDATE":
+            self.algo.on_update(payload)
+            return
         elif event in ("ACCOUNT_UPDATE", "outboundAccountPosition"):
             self.b.on_account_report(
                 parsing.account_update(payload) if event == "ACCOUNT_UPDATE"
@@ -468,7 +503,7 @@ class Execution:
     def _update(self, t: Tracked, status: OrderStatus, *, reason: str = "",
                 filled_qty: Decimal | None = None) -> None:
         self.b.bus.publish(OrderUpdate(self.b.name, t.cid, status, self.b.clock.now_ns(),
-                                       broker_order_id=t.order_id, reason=reason,
+                                       broker_order_id=t.order_id or t.algo_id, reason=reason,
                                        filled_qty=filled_qty))
 
     # ---- missing fills ----------------------------------------------------------------
@@ -537,6 +572,8 @@ class Execution:
                     broker_order_id=vo.order_id, reduce_only=vo.reduce_only,
                     source=OrderSource.STRATEGY if ours else OrderSource.EXTERNAL,
                     created_ns=vo.ts_ms * 1_000_000, updated_ns=now))
+            if kind == LINEAR:
+                out += await self.algo.open_orders()
         return out
 
     async def fetched_fills(self, since_ns: int | None) -> list[Fill]:
@@ -544,6 +581,19 @@ class Execution:
         return [f for f in self.fills if since_ns is None or f.ts_ns >= since_ns]
 
     # ---- reconciliation ---------------------------------------------------------------
+    def spawn(self, coro: Any, name: str) -> None:
+        """Run ``coro`` in the background; it is cancelled on close, a failure is logged."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("%s failed: %s", name,
+                            reason(t.exception(), self.b.credentials))  # type: ignore[arg-type]
+
+        task.add_done_callback(done)
+
     def request_reconcile(self, why: str) -> None:
         if not self.b.can_trade:
             return
@@ -588,13 +638,20 @@ class Execution:
         by_id = {vo.order_id: vo for vo in venue_open}
         by_cid = {vo.client_order_id: vo for vo in venue_open}
         for t in [t for t in self.orders.values() if t.kind == kind and not t.done]:
+            if t.algo and not t.order_id:
+                continue  # a stop waiting for its trigger: below
             vo = by_id.get(t.order_id) or by_cid.get(t.cid)
             if vo is None:
-                await self._reconcile_closed(t)
+                if t.algo:
+                    await self.algo.refresh_child(t)
+                else:
+                    await self._reconcile_closed(t)
                 continue
             self.track(vo)
             self.apply(t, vo, ())
             await self.wait_gap(t)
+        if kind == LINEAR:
+            await self.algo.reconcile(full)
         if full:
             self._flag_external(kind, venue_open)
         await self._check_holdings(kind)

@@ -227,6 +227,6 @@ def user_event(message: Any) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-USER_EVENTS = frozenset({"executionReport", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE",
+USER_EVENTS = frozenset({"executionReport", "ORDER_TRADE_UPDATE", "ALGO_UPDATE", "ACCOUNT_UPDATE",
                          "outboundAccountPosition", "balanceUpdate", "eventStreamTerminated",
                          "listenKeyExpired"})

@@ -88,10 +88,6 @@ def test_refusals_are_rejections_with_binance_reasons():
                 await h.broker.place_order(order(price="59000.005"))
             with pytest.raises(BrokerUnavailable, match="DAY does not exist"):
                 await h.broker.place_order(order(time_in_force=TimeInForce.DAY))
-            with pytest.raises(BrokerUnavailable, match="algo order API"):
-                await h.broker.place_order(order("BTC/USDT:USDT", otype=OrderType.STOP,
-                                                 stop_price=D("61000.0"), price=None,
-                                                 qty="0.002"))
             return {o.client_order_id: h.record.updates(o.client_order_id)
                     for o in (post, broke, margin, reduce)}, (post, broke, margin, reduce)
 

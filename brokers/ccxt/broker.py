@@ -497,6 +497,13 @@ class CcxtBroker(Broker):
                                                                                   str(price)))
         return qty, px
 
+    def fee_in_kind(self, symbol: str, trade: VenueTrade) -> Decimal:
+        """The units of the traded asset the venue kept as the fee (spot fees in the base)."""
+        market = self._markets.get(symbol)
+        if market is None or not market.get("spot") or trade.commission_asset != market["base"]:
+            return ZERO
+        return trade.commission
+
     def commission_in_quote(self, symbol: str, trade: VenueTrade) -> Decimal:
         """The fee of ``trade`` in the instrument's currency (base-asset fees at the fill price)."""
         market = self._markets.get(symbol)

@@ -99,7 +99,7 @@ def fill_from_row(row: Any) -> Fill:
         symbol=m["symbol"], side=Side(m["side"]), quantity=Decimal(m["quantity"]),
         price=Decimal(m["price"]), ts_ns=int(m["ts_ns"]), commission=Decimal(m["commission"]),
         tax=Decimal(m["tax"]), liquidity=Liquidity(m["liquidity"]),
-        broker_order_id=m["broker_order_id"] or "",
+        broker_order_id=m["broker_order_id"] or "", fee_in_kind=Decimal(m["fee_in_kind"]),
     )
 
 

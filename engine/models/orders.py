@@ -82,6 +82,11 @@ class Fill:
     tax: Decimal = ZERO
     liquidity: Liquidity = Liquidity.TAKER
     broker_order_id: str = ""
+    # Units of the traded instrument the venue kept as its fee (Binance spot charges
+    # a buy's fee in the base asset). Their value is already in ``commission``; the
+    # ledger takes them from the position instead of charging the cash, so the
+    # quantity held matches the venue's balance.
+    fee_in_kind: Decimal = ZERO
 
     @property
     def fee(self) -> Decimal:

@@ -103,24 +103,30 @@ class Ledger:
             )
         with localcontext() as ctx:
             ctx.prec = _PREC
-            realized = self._trade(pos, fill)
+            delta = fill.quantity if fill.side is Side.BUY else -fill.quantity
+            in_kind = fill.fee_in_kind
+            if in_kind:
+                delta -= in_kind
+            realized = self._trade(pos, delta, fill.price)
             fee = fill.commission + fill.tax
             pos.fees += fee
             book.fees += fee
             book.realized += realized
+            # The part of the fee paid in units is gone from the position, not the cash.
+            cash_fee = fee - in_kind * fill.price * pos.contract_size if in_kind else fee
             if pos.margin:
-                book.cash += realized - fee
+                book.cash += realized - cash_fee
             else:
-                book.cash -= fill.side.sign * fill.quantity * fill.price * pos.contract_size + fee
+                book.cash -= (fill.side.sign * fill.quantity * fill.price * pos.contract_size
+                              + cash_fee)
             pos.last_price = fill.price
             pos.updated_ns = fill.ts_ns
         return self._snapshot(fill.broker, fill.symbol, pos)
 
     @staticmethod
-    def _trade(pos: _PositionBook, fill: Fill) -> Decimal:
-        """Update quantity and cost basis; return the PnL realized by this fill."""
-        delta = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        value = fill.price * pos.contract_size
+    def _trade(pos: _PositionBook, delta: Decimal, price: Decimal) -> Decimal:
+        """Move the position by ``delta`` at ``price``; return the PnL realized."""
+        value = price * pos.contract_size
         if pos.quantity == 0 or (pos.quantity > 0) == (delta > 0):
             pos.quantity += delta
             pos.cost += delta * value

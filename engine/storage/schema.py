@@ -175,6 +175,7 @@ fills = Table(
     Column("tax", DecimalText, nullable=False),
     Column("liquidity", Text, nullable=False),
     _text("broker_order_id"),
+    Column("fee_in_kind", DecimalText, nullable=False, server_default="0"),
     UniqueConstraint("broker", "fill_id"),
     Index(None, "client_order_id"),
 )

@@ -78,7 +78,8 @@ def test_a_strategy_buys_once_at_the_venue_and_the_fill_is_journaled_once(tmp_pa
     assert summary["fills"] == 1
     [position] = summary["positions"]
     assert (position["broker"], position["symbol"]) == ("binance", "BTC/USDT")
-    assert D(position["quantity"]) == D("0.01") and D(position["avg_price"]) == D(60001)
+    # Binance kept its 0.1% fee in BTC: the position is what the venue holds, net
+    assert D(position["quantity"]) == D("0.00999") and D(position["avg_price"]) == D(60001)
     # the venue's USDT balance opened the ledger account; the buy came out of it
     assert summary["accounts"]["binance"]["currency"] == "USDT"
     assert D(summary["accounts"]["binance"]["cash"]) < D(100_000)
@@ -87,6 +88,7 @@ def test_a_strategy_buys_once_at_the_venue_and_the_fill_is_journaled_once(tmp_pa
     assert summary["strategies"] == {"test_live_buy_once:BTC/USDT": "stopped"}
     fills = s.journal.load_fills()
     assert len(fills) == 1 and fills[0].quantity == D("0.01") and fills[0].price == D(60001)
+    assert fills[0].fee_in_kind == D("0.00001")
     # and the venue made one order of it, traded once
     [order] = [o for o in venue.orders.values() if o.cid == fills[0].client_order_id]
     assert order.status == "FILLED"

@@ -97,7 +97,14 @@ def test_order_lifecycle_reaches_the_oms_and_the_journal_exactly_once(tmp_path):
     quarantined = [r.code for r in rows(db, s.risk_events)]
     assert "duplicate_fill" not in quarantined and "unknown_order" not in quarantined
     assert oms.quarantined == 0
-    assert h_engine.ledger.quantity("binance", "BTC/USDT") == D("0.01")
+    # Binance spot takes a buy's fee in BTC: the ledger holds what the venue holds (net),
+    # and the cash pays the price only; the fee's value is reported as commission.
+    fee_btc = sum((D(r.fee_in_kind) for r in fills), D(0))
+    assert fee_btc == D("0.01") * D("0.001")  # the fake's spot taker rate
+    ledger = h_engine.ledger
+    assert ledger.quantity("binance", "BTC/USDT") == D("0.01") - fee_btc
+    assert ledger.cash("binance") == D(100_000) - D("0.01") * D(59000)
+    assert sum((D(r.commission) for r in fills), D(0)) == fee_btc * D(59000)
 
 
 def test_kill_switch_cancels_everything_at_the_venue(tmp_path):

@@ -126,3 +126,50 @@ def test_transfers_are_booked_as_cash():
     ledger.open_account("b", "USDT", D(100))
     ledger.transfer("b", D("-1.25"))  # a funding payment
     assert ledger.account("b").cash == D("98.75") and ledger.transfers("b") == D("-1.25")
+
+
+def _binance_spot_fills(rng: random.Random, n: int) -> list[Fill]:
+    """Buys pay a 0.1% fee in BTC (kept from the fill), sells pay it in USDT."""
+    fills, held = [], D(0)
+    for i in range(n):
+        side = Side.BUY if held <= 0 or rng.random() < 0.5 else Side.SELL
+        qty = D(rng.randint(1, 50_000)) * BTC.lot_size
+        if side is Side.SELL:
+            qty = min(qty, held)
+        price = BTC.snap_price(D(rng.randint(10_000, 900_000)) / 10)
+        if side is Side.BUY:
+            kept = (qty * D("0.001")).quantize(D("1e-8"))
+            f = Fill(fill_id=f"f{i}", client_order_id=f"o{i}", broker="b", symbol=BTC.symbol,
+                     side=side, quantity=qty, price=price, ts_ns=i, commission=kept * price,
+                     fee_in_kind=kept)
+        else:
+            f = fill(i, BTC, side, qty, price, fee=str((qty * price * D("0.001")).quantize(
+                D("1e-8"))))
+        fills.append(f)
+        held += qty * side.sign - f.fee_in_kind
+    return fills
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 60))
+def test_fees_paid_in_the_base_asset_leave_the_position_net(seed, n):
+    opening = D(10) ** 9
+    ledger = Ledger()
+    ledger.open_account("b", "USDT", opening)
+    fills = _binance_spot_fills(random.Random(seed), n)
+    for f in fills:
+        ledger.apply_fill(f, BTC)
+    # What Binance holds: the bought units less the units it kept, and cash that paid
+    # the price (plus USDT fees on sells) but never the BTC fees.
+    qty = sum((f.quantity * f.side.sign - f.fee_in_kind for f in fills), D(0))
+    cash = opening + sum((-f.side.sign * f.quantity * f.price - (f.fee - f.fee_in_kind * f.price)
+                          for f in fills), D(0))
+    acct = ledger.account("b")
+    assert ledger.position("b", BTC.symbol).quantity == qty
+    assert acct.cash == cash
+    assert acct.fees == sum((f.fee for f in fills), D(0))  # every fee reported, both kinds
+    mark = fills[-1].price
+    ledger.mark(BTC.symbol, mark)
+    pos, acct = ledger.position("b", BTC.symbol), ledger.account("b")
+    assert acct.equity == cash + qty * mark
+    assert pos.realized_pnl + pos.unrealized_pnl - acct.fees == acct.equity - opening

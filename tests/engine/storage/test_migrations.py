@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
+from engine.execution.sql_journal import SqlJournal
 from engine.models import krx_stock
 from engine.storage import Database, DatabaseError, load_bars, save_instrument, schema, upsert_bars
 from engine.storage.migrate import MIGRATIONS_DIR, head_revision
@@ -16,7 +17,7 @@ from tests.engine.storage.conftest import ohlcv
 
 
 def test_a_new_database_is_at_the_newest_revision(db):
-    assert db.revision() == head_revision() == "0002"
+    assert db.revision() == head_revision() == "0003"
 
 
 def _same_default(context, inspected_column, metadata_column, inspected_default,
@@ -42,7 +43,8 @@ def test_opening_again_changes_nothing(tmp_path):
 
 def test_the_migration_scripts_sit_inside_the_package():
     versions = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))
-    assert versions[:2] == ["0001_initial.py", "0002_journal_lookups_and_run_errors.py"]
+    assert versions[:3] == ["0001_initial.py", "0002_journal_lookups_and_run_errors.py",
+                            "0003_fill_fee_in_kind.py"]
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -88,7 +90,8 @@ def _populate_at_0001(db: Database) -> None:
 
 def _snapshot(db: Database) -> dict[str, list[tuple]]:
     """Every row of every table at revision 0001, in key order (new columns left out)."""
-    old_columns = {t: [c for c in schema.metadata.tables[t].c if c.name != "error"]
+    later = {"error", "fee_in_kind"}  # added by 0002 and 0003
+    old_columns = {t: [c for c in schema.metadata.tables[t].c if c.name not in later]
                    for t in schema.metadata.tables}
     with db.connect() as conn:
         return {name: [tuple(r) for r in conn.execute(
@@ -109,7 +112,7 @@ def test_upgrading_a_populated_first_revision_database_loses_nothing(tmp_path):
     assert all(before.values()), "every table has rows"
 
     with Database(path) as db:  # opening upgrades to head
-        assert db.revision() == "0002"
+        assert db.revision() == "0003"
         assert _snapshot(db) == before
         assert load_bars(db, "005930", "1m").equals(bars_before)
         # Revision 0002's additions are there and usable on the old rows.
@@ -119,6 +122,9 @@ def test_upgrading_a_populated_first_revision_database_loses_nothing(tmp_path):
         assert "ix_order_events_client_order_id_seq" in indexes
         with db.begin() as conn:
             conn.execute(schema.backtest_runs.update().values(error="strategy raised KeyError"))
+        # Revision 0003's: fills from before paid their fees in cash, and read back so.
+        [old_fill] = SqlJournal(db).load_fills()
+        assert old_fill.fee_in_kind == 0 and old_fill.commission == Decimal("106")
 
 
 def test_a_database_from_a_newer_version_is_refused_with_a_clear_message(tmp_path):

@@ -18,6 +18,10 @@ client order id. What happens on failure (``brokers.ccxt.errors``):
 * a definite refusal (InsufficientFunds, InvalidOrder, ...) -> REJECTED with
   Binance's reason; an authentication failure -> REJECTED, counted, raised.
 
+USD-M stop and stop-limit orders go to Binance's algo service and are looked
+up by ``clientAlgoId`` the same way; the order a stop triggers reports under
+the stop's client id (``brokers.ccxt.algo``).
+
 Reports. Order events from the user stream (raw, via the tap), order answers
 and trade queries all go through ``apply``: acknowledgement first, then each
 execution as a ``Fill`` whose id is the venue trade id (seen ids are never
@@ -471,8 +475,7 @@ class Execution:
                     side=trade.side, quantity=trade.qty, price=trade.price,
                     ts_ns=trade.ts_ms * 1_000_000, commission=commission,
                     liquidity=Liquidity.MAKER if trade.maker else Liquidity.TAKER,
-                    broker_order_id=trade.order_id,
-                    fee_in_kind=self.b.fee_in_kind(t.symbol, trade))
+                    broker_order_id=trade.order_id)
         t.reported += trade.qty
         t.venue_filled = max(t.venue_filled, t.reported)
         self._expect(t, trade)

@@ -127,6 +127,7 @@ def test_a_resting_stop_survives_reconciliation_and_is_cancelled_at_the_venue():
             await until(lambda: statuses(h, o.client_order_id) == [S.ACCEPTED])
             for _ in range(2):
                 await h.broker.reconcile("test")
+            await h.broker.execution.reconcile("periodic")  # asks per symbol
             listed = await h.broker.fetch_open_orders()
             await h.broker.cancel_order(o)
             await until(lambda: S.CANCELLED in statuses(h, o.client_order_id))
@@ -141,7 +142,32 @@ def test_a_resting_stop_survives_reconciliation_and_is_cancelled_at_the_venue():
     assert [a.status for a in algos(h)] == ["CANCELED"]
     assert h.fake.count("DELETE", "/fapi/v1/algoOrder") == 1
     assert not h.record.fills() and not h.fake.venue.open_orders(LINEAR)
+    asked = [p.get("symbol") for _, m, path, p in h.fake.requests
+             if (m, path) == ("GET", "/fapi/v1/openAlgoOrders")]
+    assert None in asked and "BTCUSDT" in asked  # full sweeps, and the periodic round
     assert not [e for e in h.record.of(RiskEvent) if e.code == "external_order"]
+
+
+def test_cancelling_a_stop_that_has_just_triggered_cancels_the_order_it_placed():
+    async def scenario():
+        async with Adapter(markets=["linear"]) as h:
+            o = stop(trigger="59500.0", limit="60100.0")
+            await h.broker.place_order(o)
+            await until(lambda: statuses(h, o.client_order_id) == [S.ACCEPTED])
+            h.fake.faults.lose_user_events = True  # the trigger's events are not heard
+            h.fake.venue.external_trade(LINEAR, "BTCUSDT", "SELL", "0.1", "59400.0")
+            h.fake.venue.fill(LINEAR, "BTCUSDT", o.client_order_id, "0.001")
+            await h.broker.cancel_order(o)  # the algo order is gone: -2011
+            return h, o
+
+    h, o = run(scenario())
+    assert h.fake.count("DELETE", "/fapi/v1/algoOrder") == 1
+    assert h.fake.count("DELETE", "/fapi/v1/order") == 1  # then the triggered order
+    assert not h.fake.venue.open_orders(LINEAR)
+    assert [f.quantity for f in h.record.fills(o.client_order_id)] == [D("0.001")]
+    updates = h.record.updates(o.client_order_id)
+    assert [u.status for u in updates] == [S.ACCEPTED, S.CANCELLED]
+    assert updates[-1].filled_qty == D("0.001")
 
 
 def test_the_kill_switch_cancels_resting_stops_including_one_placed_elsewhere(tmp_path):

@@ -14,6 +14,8 @@ Rules that matter to an adapter and that this venue enforces like Binance:
 * spot buyers pay commission in the base asset, sellers in the quote asset;
   futures pay it in USDT; a cancelled spot order's ``executionReport`` carries
   the cancel's id in ``c`` and the original client id in ``C``;
+* USD-M conditional types on ``/fapi/v1/order`` are refused (-4120): they go to
+  the algo service (``algo.py``), which triggers on the last price;
 * post-only (LIMIT_MAKER / GTX) orders that would take are refused; reduce-only
   orders that would grow a position are refused (-2022); margin (-2019) and
   balance (-2010) are checked before an order rests.

@@ -475,7 +475,8 @@ class Execution:
                     side=trade.side, quantity=trade.qty, price=trade.price,
                     ts_ns=trade.ts_ms * 1_000_000, commission=commission,
                     liquidity=Liquidity.MAKER if trade.maker else Liquidity.TAKER,
-                    broker_order_id=trade.order_id)
+                    broker_order_id=trade.order_id,
+                    fee_in_kind=self.b.fee_in_kind(t.symbol, trade))
         t.reported += trade.qty
         t.venue_filled = max(t.venue_filled, t.reported)
         self._expect(t, trade)

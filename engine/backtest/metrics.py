@@ -10,7 +10,7 @@ noise does not inflate the Sharpe ratio, and annualised with 252 trading days
 metric              definition
 ==================  ==================================================================
 total_return_pct    final / initial equity - 1
-annual_return_pct   (1 + total) ** (365.25 / calendar days) - 1  (CAGR)
+annual_return_pct   (1 + total) ** (365.25 / calendar days) - 1  (CAGR; NaN under a day)
 volatility_pct      std of daily returns * sqrt(periods_per_year)
 sharpe              mean(daily return - rf/periods) / std(daily return) * sqrt(periods)
 sortino             same numerator / downside deviation (root mean square of negative days)
@@ -77,6 +77,17 @@ def _nan_to_none(x: float) -> float:
     return x if math.isfinite(x) else float("nan")
 
 
+def _annualised(total: float, days: float) -> float:
+    """CAGR; NaN for a run under a day (compounding hours to a year is noise, and
+    overflows a float: +1% in an hour "is" 10^37 % a year)."""
+    if days < 1 or not total > -1:
+        return float("nan")
+    try:
+        return math.expm1(math.log1p(total) * 365.25 / days)
+    except OverflowError:
+        return float("inf")
+
+
 def compute_metrics(
     equity: pd.Series,
     trades: Sequence[RoundTrip],
@@ -94,7 +105,7 @@ def compute_metrics(
     initial, final = float(equity.iloc[0]), float(equity.iloc[-1])
     total = final / initial - 1.0 if initial else float("nan")
     days = (equity.index[-1] - equity.index[0]).total_seconds() / 86_400 if len(equity) > 1 else 0
-    annual = (1 + total) ** (365.25 / days) - 1 if days > 0 and total > -1 else float("nan")
+    annual = _annualised(total, days)
     daily = equity.groupby(equity.index.normalize()).last().pct_change().dropna()
     rf = risk_free_rate / periods_per_year
     sd = float(daily.std(ddof=1)) if len(daily) > 1 else float("nan")

@@ -54,7 +54,21 @@ def test_metrics_on_a_known_curve():
     assert m.exposure_pct == pytest.approx(50.0)
     assert m.turnover == pytest.approx(405.0 / equity.mean())
     assert drawdown_curve(equity).min() == pytest.approx(-10.0)
+    assert m.annual_return_pct == pytest.approx((1.21 ** (365.25 / 5) - 1) * 100)
     assert m.calmar == pytest.approx(m.annual_return_pct / 10.0)
+
+
+def test_a_run_shorter_than_a_day_has_no_annual_return():
+    # +50% in two hours compounds past a float's range: no overflow, no absurd figure.
+    idx = pd.date_range("2024-01-01 09:00", periods=121, freq="min", tz="UTC")
+    equity = pd.Series(np.linspace(100.0, 150.0, 121), index=idx)
+    m = compute_metrics(equity, [])
+    assert m.total_return_pct == pytest.approx(50.0)
+    assert np.isnan(m.annual_return_pct) and m.calmar is None
+    # Two days at +50%: a huge but finite CAGR, computed rather than raised.
+    idx = pd.date_range("2024-01-01", periods=3, freq="D", tz="UTC")
+    m = compute_metrics(pd.Series([100.0, 120.0, 150.0], index=idx), [])
+    assert m.annual_return_pct == pytest.approx((1.5 ** (365.25 / 2) - 1) * 100, rel=1e-9)
 
 
 def test_metrics_refuse_an_empty_run():

@@ -55,6 +55,7 @@ from engine.models import (
 )
 from engine.risk.limits import RiskLimits
 from engine.risk.portfolio import PortfolioLimits, PortfolioRiskMonitor
+from engine.session_summary import iso
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
 from engine.trading import EngineConfig, TradingEngine
@@ -264,6 +265,26 @@ def bar_factory() -> Callable[..., Bar]:
     return make
 
 
+def strategy_warnings(runner: StrategyRunner, strategy_id: str) -> list[str]:
+    """What went wrong inside the strategy, for the run's warnings.
+
+    A strategy that raises is isolated (logged, and stopped after ``max_errors``),
+    so the run completes; without this its metrics would look like a quiet
+    strategy's instead of a broken one's.
+    """
+    count = runner.failure_counts.get(strategy_id, 0)
+    if not count:
+        return []
+    first = next(f for f in runner.failures if f.strategy_id == strategy_id)
+    out = [f"the strategy raised {count} time(s); first in {first.hook} at "
+           f"{iso(first.ts_ns)}: {first.error}"]
+    if runner.state(strategy_id) == "error":
+        last = [f for f in runner.failures if f.strategy_id == strategy_id][-1]
+        out.append(f"the strategy was stopped after {runner.max_errors} errors (last at "
+                   f"{iso(last.ts_ns)}): nothing after that time is its decision")
+    return out
+
+
 class _Equity:
     """Cash and positions as floats, refreshed only when a fill lands (from its events)."""
 
@@ -402,6 +423,7 @@ def run_backtest(
                     exposure.append(any(qty.values()))
     elapsed = time.perf_counter() - started
     runner.stop_all()
+    warnings += strategy_warnings(runner, strategy.strategy_id)
     if progress is not None:
         progress(1.0)
 

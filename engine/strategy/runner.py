@@ -11,7 +11,9 @@ until it is re-armed.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.clock import Timer
@@ -26,10 +28,25 @@ log = logging.getLogger(__name__)
 NS = 1_000_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class StrategyFailure:
+    """One exception a strategy raised, kept so a backtest can report it."""
+
+    strategy_id: str
+    hook: str
+    ts_ns: int
+    error: str  # "KeyError: 'x'"
+
+
 class StrategyRunner:
+    # The first failures are kept for reports; the rest are counted in ``failure_counts``.
+    KEEP_FAILURES = 100
+
     def __init__(self, engine: TradingEngine, *, max_errors: int = 10) -> None:
         self.engine = engine
         self.max_errors = max_errors
+        self.failures: list[StrategyFailure] = []
+        self.failure_counts: dict[str, int] = {}
         self._strategies: dict[str, Strategy] = {}
         self._states: dict[str, str] = {}
         self._errors: dict[str, int] = {}
@@ -156,6 +173,7 @@ class StrategyRunner:
             return True
         except Exception:
             if stopping:
+                self._remember(strategy.strategy_id, hook)
                 log.exception("strategy %s failed in %s", strategy.strategy_id, hook)
             else:
                 self._failed(strategy, hook)
@@ -164,12 +182,20 @@ class StrategyRunner:
     def _failed(self, strategy: Strategy, hook: str) -> None:
         sid = strategy.strategy_id
         self._errors[sid] = self._errors.get(sid, 0) + 1
+        self._remember(sid, hook)
         log.exception("strategy %s failed in %s (%d/%d)", sid, hook, self._errors[sid],
                       self.max_errors)
         if self._errors[sid] >= self.max_errors and self._states.get(sid) == "running":
             self.stop(sid, state="error", detail=f"{self._errors[sid]} errors; last in {hook}")
         elif self._states.get(sid) != "running" and hook == "on_start":
             self._set_state(strategy, "error", f"failed in {hook}")
+
+    def _remember(self, sid: str, hook: str) -> None:
+        self.failure_counts[sid] = self.failure_counts.get(sid, 0) + 1
+        if len(self.failures) < self.KEEP_FAILURES:
+            exc = sys.exc_info()[1]
+            error = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
+            self.failures.append(StrategyFailure(sid, hook, self.engine.clock.now_ns(), error))
 
     def _unroute(self, strategy: Strategy) -> None:
         for routes in (self._bar_routes, self._tick_routes):

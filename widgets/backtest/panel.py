@@ -273,7 +273,7 @@ class BacktestPanel(QWidget):
         if outcome.save_error:
             text += f"; not saved ({outcome.save_error})"
         if result.warnings:
-            text += f"; {len(result.warnings)} data warning(s)"
+            text += f"; {len(result.warnings)} warning(s) (hover to read)"
         self.backtest.run_bar.status(text, error=bool(outcome.save_error),
                                      tooltip="\n".join(result.warnings[:20]))
         if self.chart is not None:

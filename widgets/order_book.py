@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from engine.models import BookLevel, OrderBook, Side, Tick, ns_to_timestamp
 from widgets.context import AppContext
+from widgets.price_text import PriceText, plain_price, price_text
 from widgets.theme import colours
 
 Index = QModelIndex | QPersistentModelIndex
@@ -45,14 +46,11 @@ BID_COL, PRICE_COL, ASK_COL = 0, 1, 2
 SIZE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def _fmt_price(price: float) -> str:
-    return f"{price:,.8f}".rstrip("0").rstrip(".") if price < 1 else f"{price:,.2f}".rstrip("0").rstrip(".")
-
-
 class LadderModel(QAbstractTableModel):
     def __init__(self, levels: int = 10) -> None:
         super().__init__()
         self.levels = levels
+        self.price_text: PriceText = plain_price
         self.asks: tuple[BookLevel, ...] = ()
         self.bids: tuple[BookLevel, ...] = ()
         self.max_size = 1.0
@@ -92,7 +90,7 @@ class LadderModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == PRICE_COL:
-                return _fmt_price(level.price)
+                return self.price_text(level.price)
             if (col == BID_COL and side is Side.BUY) or (col == ASK_COL and side is Side.SELL):
                 return f"{level.size:,.4f}".rstrip("0").rstrip(".")
             return None
@@ -156,7 +154,12 @@ class OrderBookLadder(QWidget):
         self.repaints = 0
         ctx.bridge.books.connect(self.on_books)
         ctx.bridge.ticks.connect(self.on_ticks)
-        self.symbol.currentTextChanged.connect(lambda _s: self.model.set_book(None))
+        self.symbol.currentTextChanged.connect(self._symbol_changed)
+        self._symbol_changed(self.symbol.currentText())
+
+    def _symbol_changed(self, symbol: str) -> None:
+        self.model.price_text = price_text(self.ctx.engine.instruments, symbol)
+        self.model.set_book(None)
 
     def on_books(self, books: dict[str, OrderBook]) -> None:
         book = books.get(self.symbol.currentText())
@@ -165,13 +168,14 @@ class OrderBookLadder(QWidget):
         self.model.set_book(book)
         self.repaints += 1
         spread = book.spread
-        self.spread.setText("spread -" if spread is None else f"spread {_fmt_price(spread)}")
+        self.spread.setText("spread -" if spread is None else
+                            f"spread {self.model.price_text(spread)}")
 
     def on_ticks(self, ticks: list[Tick]) -> None:
         symbol = self.symbol.currentText()
         for tick in reversed(ticks):
             if tick.symbol == symbol:
-                self.last.setText(f"last {_fmt_price(tick.price)} x {tick.size:g}")
+                self.last.setText(f"last {self.model.price_text(tick.price)} x {tick.size:g}")
                 break
 
     def _clicked(self, index: QModelIndex) -> None:
@@ -193,7 +197,15 @@ class TimeAndSales(QWidget):
         self.view.setModel(self.model)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(18)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("000000") + 8)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Sized for "14:31:07", a 9-digit price and a 6-digit size: all readable in the
+        # ~200 px the dock gives the tape on first start (Stretch cut them to "14:...").
+        for col, chars in enumerate((8, 9)):
+            header.resizeSection(col, self.fontMetrics().horizontalAdvance("0" * chars) + 12)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -202,6 +214,7 @@ class TimeAndSales(QWidget):
 
     def set_symbol(self, symbol: str) -> None:
         self.symbol = symbol
+        self.model.price_text = price_text(self.ctx.engine.instruments, symbol)
         self.model.beginResetModel()
         self.trades.clear()
         self.model.endResetModel()
@@ -216,17 +229,20 @@ class TimeAndSales(QWidget):
 
 
 class _TapeModel(QAbstractTableModel):
-    HEADERS = ("Time", "Price", "Size", "Side")
+    """Time, price, size; the colour is the aggressor's side (also in the tooltip)."""
+
+    HEADERS = ("Time", "Price", "Size")
 
     def __init__(self, trades: deque[Tick]) -> None:
         super().__init__()
         self.trades = trades
+        self.price_text: PriceText = plain_price
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self.trades)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else 4
+        return 0 if parent.isValid() else 3
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -239,12 +255,16 @@ class _TapeModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             col = index.column()
             if col == 0:
-                return ns_to_timestamp(tick.ts_ns).strftime("%H:%M:%S.%f")[:-3]
+                return ns_to_timestamp(tick.ts_ns).strftime("%H:%M:%S")
             if col == 1:
-                return _fmt_price(tick.price)
-            if col == 2:
-                return f"{tick.size:g}"
-            return tick.aggressor.value if tick.aggressor else ""
+                return self.price_text(tick.price)
+            return f"{tick.size:g}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            side = f" {tick.aggressor.value}" if tick.aggressor else ""
+            when = ns_to_timestamp(tick.ts_ns).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            return f"{when}{side} {tick.size:g} @ {self.price_text(tick.price)}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and tick.aggressor is not None:
             return QColor(colours().up if tick.aggressor is Side.BUY else colours().down)
         return None

@@ -51,7 +51,24 @@ def test_ladder_orders_levels_and_shows_spread_and_last(qtbot):
     assert model.index(10, 2).data() is None  # no ask size on a bid row
     assert panel.ladder.spread.text() == "spread 100"
     assert panel.ladder.last.text() == "last 71,000 x 3"
-    assert panel.tape.model.rowCount() == 1
+    tape = panel.tape.model
+    assert tape.rowCount() == 1
+    assert [tape.index(0, c).data() for c in range(3)] == ["00:00:00", "71,000", "3"]
+    assert "BUY 3 @ 71,000" in tape.index(0, 1).data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_the_tape_shows_time_price_and_size_unclipped_in_its_first_start_width(qtbot):
+    ctx, panel = make(qtbot)
+    panel.resize(560, 400)  # the book dock's first-start width
+    panel.show()
+    ctx.engine.bus.publish(Tick("005930", 1_700_000_000_123_000_000, 171_000.0, 123_456.0,
+                                Side.SELL))
+    ctx.bridge.flush()
+    view, model = panel.tape.view, panel.tape.model
+    metrics = view.fontMetrics()
+    for col in range(3):
+        text = model.index(0, col).data()
+        assert metrics.horizontalAdvance(text) < view.columnWidth(col), (col, text)
 
 
 def test_clicking_a_level_fills_the_ticket(qtbot):

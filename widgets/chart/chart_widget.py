@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -114,6 +115,9 @@ class ChartWidget(QWidget):
         self.latest_button = QPushButton("Latest")
         self.latest_button.clicked.connect(self.go_to_latest)
         self.title = QLabel()
+        # The data's origin can be long: clip it rather than widen the chart's minimum
+        # (which squeezed the order book dock); the whole text is in the tooltip.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout = QLabel()
         self.readout.setTextFormat(Qt.TextFormat.PlainText)
         bar = QHBoxLayout()
@@ -215,6 +219,7 @@ class ChartWidget(QWidget):
                 tz = self.tz
         label = self.ctx.data_labels.get(symbol, "")
         self.title.setText(f"  {symbol} {timeframe}" + (f"  [{label}]" if label else ""))
+        self.title.setToolTip(f"{symbol} {timeframe}" + (f": {label}" if label else ""))
         self.set_data(frame, tz=tz)
 
     def set_data(self, frame: pd.DataFrame, tz: str | None = None) -> None:

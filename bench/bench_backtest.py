@@ -11,6 +11,13 @@ paper venue. Also prints bars/s of seed 004's hybrid strategy on the same bars.
     pip install -e ".[bench]"
     python bench/bench_backtest.py [--bars 1000000] [--backtrader-bars N] [--repeat N]
 
+The trade counts differ by a few percent, and that is floating point, not the
+rules: on cent prices SMA(10) and SMA(30) are often exactly equal, which
+backtesting.py's crossover() reads as "no cross" while a mean from another
+summation order lands an ulp either side (pandas' compensated rolling sum gives
+0.0 where ours gives 1.4e-14). tests/engine/backtest/test_independent_check.py
+holds the trade lists equal on the bundled data, where no such tie occurs.
+
 backtrader is slow (~10,000 bars/s here); ``--backtrader-bars`` lets it run on
 fewer bars (its bars/s barely depends on the length), and its figure is then
 labelled with that length. ``--repeat`` runs the engines round-robin that many

@@ -7,8 +7,13 @@
   stopped updating for ``book_stale_s`` is a ``DataQualityEvent`` and the
   stream's socket is closed, which makes ccxt resubscribe and take a fresh
   snapshot. The top ``book_depth`` levels are published as ``OrderBook``.
-* Trades: ``watch_trades`` (``trade`` on spot, ``aggTrade`` on USD-M) ->
-  ``Tick``; ids already published are skipped after a reconnect.
+* Trades: ``watch_trades`` on Binance's ``aggTrade`` stream (spot and USD-M)
+  -> ``Tick``. After every reconnect, once the socket is subscribed again, the
+  prints made while it was down are fetched with ``fetch_trades`` (``aggTrades``,
+  the same id space) and published first, oldest first; a print that arrives
+  both over REST and over the socket is published once (see ``backfill.py``).
+  A hole too big for the back-fill budget is a ``tick_gap`` DataQualityEvent
+  naming the ids and count that were not recovered.
 * Candles: ``watch_ohlcv`` -> ``BarUpdate`` for the forming candle and ``Bar``
   once it is closed (Binance's kline ``x`` flag, read through the tap, or the
   next candle starting). On start and after every reconnect the closed candles
@@ -32,6 +37,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from brokers.ccxt.backfill import (
+    TapeState,
+    as_int,
+    by_id,
+    fetch_missed,
+    in_order,
+    latest_id,
+)
 from brokers.ccxt.config import LINEAR
 from brokers.ccxt.errors import reason
 from brokers.ccxt.events import FundingPayment
@@ -83,7 +96,11 @@ class MarketData:
         self.resyncs = 0
         self.bars: dict[str, BarState] = {}
         self.kline_closed: dict[tuple[str, str, str], int] = {}
-        self.last_trade_id: dict[str, int] = {}
+        self.tapes: dict[str, TapeState] = {}
+        # Tick back-fill budget after a reconnect: pages of ``tick_page`` prints, and time.
+        self.tick_page = PAGE
+        self.tick_pages = 10
+        self.tick_backfill_s = 10.0
         self.quality: Counter[str] = Counter()
         self.funding_symbols: set[str] = set()
         self.payments_seen: set[str] = set()
@@ -162,7 +179,7 @@ class MarketData:
             elif kind == "book":
                 await self._book_step(symbol, recovering)
             else:
-                await self._trades_step(symbol)
+                await self._trades_step(symbol, recovering)
 
         stream = Stream(name, step, self.b.health, self.b.new_backoff(),
                         describe=lambda exc: reason(exc, self.b.credentials),
@@ -253,28 +270,104 @@ class MarketData:
                 asyncio.get_running_loop().create_task(self.resync(symbol))
 
     # ---- trades -------------------------------------------------------------------------
-    async def _trades_step(self, symbol: str) -> None:
+    async def _trades_step(self, symbol: str, recovering: bool) -> None:
         ex = self.b.exchange
-        params = {"name": "aggTrade"} if self.b.kind_of(symbol) == LINEAR else {}
-        trades = await ex.watch_trades(symbol, None, None, params)
-        last = self.last_trade_id.get(symbol, -1)
-        for t in trades:
-            try:
-                tid = int(t["id"])
-            except (TypeError, ValueError):
-                tid = last + 1
-            if tid <= last:
+        tape = self.tapes.setdefault(symbol, TapeState())
+        # aggTrade on spot too: the socket's ids are then the ids REST back-fills by.
+        if not recovering:
+            if self._drain(symbol, tape):
+                return
+            self._deliver(symbol, tape, await ex.watch_trades(symbol, None, None,
+                                                              {"name": "aggTrade"}))
+            return
+        watch = ex.watch_trades(symbol, None, None, {"name": "aggTrade"})
+        task = asyncio.ensure_future(watch)
+        try:
+            # Subscribed first, then REST: a print made in between arrives on the socket.
+            while not task.done() and not self.b.socket_open(f"trade::{symbol}"):
+                await asyncio.wait({task}, timeout=0.01)
+            if tape.since_ms is None:
+                tape.since_ms = self.b.clock.now_ns() // MS  # nothing to catch up on yet
+            elif not task.done():
+                await self._recover_ticks(symbol, tape)
+            trades = await task
+        finally:
+            if not task.done():
+                task.cancel()
+        live = by_id(trades)
+        first = as_int(live[0]["id"]) if live else None
+        if first is not None and tape.last_id >= 0 and first > tape.last_id + 1:
+            # The socket's first print is not the next one: prints fell between the REST
+            # answer and the subscription taking effect (aggregate ids are consecutive).
+            await self._recover_ticks(symbol, tape, until_id=first)
+        self._deliver(symbol, tape, trades)
+
+    def _drain(self, symbol: str, tape: TapeState) -> bool:
+        """Deliver prints ccxt cached while nobody was watching; True if there were any.
+
+        ccxt wakes a watcher only if one is waiting when a message arrives: a print that
+        lands between two ``watch_trades`` calls would otherwise wait for the next print.
+        """
+        cached = (self.b.exchange.trades or {}).get(symbol)
+        if not cached or (as_int(cached[-1].get("id")) or -1) <= tape.last_id:
+            return False
+        fresh = []
+        for t in reversed(cached):
+            if (as_int(t.get("id")) or -1) <= tape.last_id:
+                break
+            fresh.append(t)
+        self._deliver(symbol, tape, fresh)
+        return True
+
+    async def _recover_ticks(self, symbol: str, tape: TapeState,
+                             until_id: int | None = None) -> None:
+        """Publish the prints after the watermark over REST; report what the budget left."""
+        import ccxt
+
+        ex = self.b.exchange
+        after = tape.last_id
+        try:
+            got = await fetch_missed(ex, symbol, after_id=after, since_ms=tape.since_ms,
+                                     now_ms=self.b.clock.now_ns() // MS, until_id=until_id,
+                                     page=self.tick_page, max_pages=self.tick_pages,
+                                     max_seconds=self.tick_backfill_s)
+        except ccxt.NetworkError:
+            raise  # the stream retries (with backoff) and back-fills again from the watermark
+        except Exception as exc:
+            self._quality("tick_gap", symbol, "prints missed while disconnected could not be "
+                          f"fetched: {reason(exc, self.b.credentials)}")
+            return
+        self._deliver(symbol, tape, got.trades)
+        if got.trades:
+            log.info("%s: %d trade print(s) back-filled over REST in %d page(s)", symbol,
+                     len(got.trades), got.pages)
+        if got.complete:
+            return
+        end = until_id - 1 if until_id is not None else await latest_id(ex, symbol)
+        if end is None or end <= tape.last_id:
+            return
+        start = tape.last_id + 1
+        tape.skip_to(end)
+        self._quality("tick_gap", symbol, f"{end - start + 1} trade print(s) (ids {start}.."
+                      f"{end}) not recovered: more than {got.pages} page(s) of "
+                      f"{self.tick_page} were missed")
+
+    def _deliver(self, symbol: str, tape: TapeState, trades: Any) -> None:
+        """Publish each print not delivered before, as a ``Tick``, in id order."""
+        for t in in_order(trades) if len(trades) > 1 else trades:
+            tid = str(t.get("id"))
+            if not tape.accept(tid):
                 continue
-            last = tid
             price, size = t.get("price"), t.get("amount")
             if not price or not size or price <= 0 or size <= 0:
                 self._quality("bad_trade", symbol, f"trade {t.get('id')} has price {price} "
                               f"and size {size}")
                 continue
-            self.b.bus.publish(Tick(symbol, int(t["timestamp"]) * MS, float(price), float(size),
+            ts = int(t["timestamp"])
+            tape.last_ms = max(tape.last_ms, ts)
+            self.b.bus.publish(Tick(symbol, ts * MS, float(price), float(size),
                                     aggressor=Side.BUY if t.get("side") == "buy" else Side.SELL,
-                                    trade_id=str(t["id"])))
-        self.last_trade_id[symbol] = last
+                                    trade_id=tid))
 
     # ---- candles ------------------------------------------------------------------------
     def on_kline(self, kind: str, payload: dict[str, Any]) -> None:

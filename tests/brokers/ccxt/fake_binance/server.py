@@ -454,6 +454,12 @@ def _klines(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
                           min(_int(p, "limit") or 500, 1500 if kind == LINEAR else 1000))
 
 
+def _agg_trades(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
+    limit = _int(p, "limit")
+    return s.venue.agg_trades(kind, p.get("symbol", ""), _int(p, "fromId"), _int(p, "startTime"),
+                              _int(p, "endTime"), 500 if limit is None else limit)
+
+
 def _account(s: FakeBinanceServer, kind: str, p: dict[str, str]) -> Any:
     return s.venue.spot_account() if kind == SPOT else s.venue.futures_account()
 
@@ -607,6 +613,7 @@ ROUTES: dict[tuple[str, str, str], tuple[str, Any]] = {
     (SPOT, "GET", "/api/v3/exchangeInfo"): (PUBLIC, _exchange_info),
     (SPOT, "GET", "/api/v3/depth"): (PUBLIC, _depth),
     (SPOT, "GET", "/api/v3/klines"): (PUBLIC, _klines),
+    (SPOT, "GET", "/api/v3/aggTrades"): (PUBLIC, _agg_trades),
     (SPOT, "GET", "/api/v3/account"): (SIGNED, _account),
     (SPOT, "POST", "/api/v3/order"): (SIGNED, _new_order),
     (SPOT, "GET", "/api/v3/order"): (SIGNED, _get_order),
@@ -620,6 +627,7 @@ ROUTES: dict[tuple[str, str, str], tuple[str, Any]] = {
     (LINEAR, "GET", "/fapi/v1/exchangeInfo"): (PUBLIC, _exchange_info),
     (LINEAR, "GET", "/fapi/v1/depth"): (PUBLIC, _depth),
     (LINEAR, "GET", "/fapi/v1/klines"): (PUBLIC, _klines),
+    (LINEAR, "GET", "/fapi/v1/aggTrades"): (PUBLIC, _agg_trades),
     (LINEAR, "GET", "/fapi/v1/premiumIndex"): (PUBLIC, _premium_index),
     (LINEAR, "GET", "/fapi/v1/order"): (SIGNED, _get_order),
     (LINEAR, "POST", "/fapi/v1/order"): (SIGNED, _new_order),

@@ -106,6 +106,19 @@ class VTrade:
     realized_pnl: Decimal = ZERO
 
 
+@dataclass(frozen=True)
+class AggPrint:
+    """One aggregate trade as Binance keeps it (``/api/v3/aggTrades``, ``@aggTrade``)."""
+
+    a: int  # aggregate trade id: its own sequence, not the trade ids ``f``..``l``
+    price: Decimal
+    qty: Decimal
+    f: int
+    l: int  # noqa: E741 - Binance's own field name
+    t: int
+    buyer_maker: bool
+
+
 @dataclass
 class Candle:
     t: int
@@ -167,6 +180,11 @@ class FakeVenue:
         self._trade_ids: dict[tuple[str, str], itertools.count] = {
             k: itertools.count(700_000) for k in self.markets}
         self._tran_ids = itertools.count(9_000_000)
+        # Aggregate trade ids run in their own sequence, as on Binance, so an adapter that
+        # mixed the ``trade`` and ``aggTrade`` id spaces would be caught.
+        self._agg_ids: dict[tuple[str, str], itertools.count] = {
+            k: itertools.count(300_000) for k in self.markets}
+        self.prints: dict[tuple[str, str], list[AggPrint]] = {k: [] for k in self.markets}
         self.public_listeners: list[PublicListener] = []
         self.user_listeners: list[UserListener] = []
         self.price_listeners: list[PriceListener] = []
@@ -642,18 +660,51 @@ class FakeVenue:
         if not buyer_maker:
             c.taker_v += qty
             c.taker_q += qty * price
+        agg = AggPrint(next(self._agg_ids[(kind, symbol)]), price, qty, trade_id, trade_id, ts,
+                       buyer_maker)
+        self.prints[(kind, symbol)].append(agg)
+        self._public(kind, f"{symbol.lower()}@aggTrade",
+                     {"e": "aggTrade", "E": ts, "s": symbol, **self.agg_json(m, agg)})
+        trade: dict[str, object] = {"e": "trade", "E": ts, "s": symbol, "t": trade_id,
+                                    "p": m.price(price), "q": m.qty(qty), "T": ts,
+                                    "m": buyer_maker}
         if kind == SPOT:
-            self._public(kind, f"{symbol.lower()}@trade", {
-                "e": "trade", "E": ts, "s": symbol, "t": trade_id, "p": m.price(price),
-                "q": m.qty(qty), "T": ts, "m": buyer_maker, "M": True})
+            trade["M"] = True
         else:
-            self._public(kind, f"{symbol.lower()}@aggTrade", {
-                "e": "aggTrade", "E": ts, "a": trade_id, "s": symbol, "p": m.price(price),
-                "q": m.qty(qty), "f": trade_id, "l": trade_id, "T": ts, "m": buyer_maker})
-            self._public(kind, f"{symbol.lower()}@trade", {
-                "e": "trade", "E": ts, "T": ts, "s": symbol, "t": trade_id, "p": m.price(price),
-                "q": m.qty(qty), "X": "MARKET", "m": buyer_maker})
+            trade["X"] = "MARKET"
+        self._public(kind, f"{symbol.lower()}@trade", trade)
         self._emit_kline(kind, symbol, closed=False)
+
+    @staticmethod
+    def agg_json(m: MarketSpec, p: AggPrint) -> dict[str, object]:
+        """An aggregate trade in Binance's REST shape (the stream adds ``e``, ``E``, ``s``)."""
+        out: dict[str, object] = {"a": p.a, "p": m.price(p.price), "q": m.qty(p.qty),
+                                  "f": p.f, "l": p.l, "T": p.t, "m": p.buyer_maker}
+        if m.kind == SPOT:
+            out["M"] = True  # spot only: "was the trade the best price match"
+        return out
+
+    def agg_trades(self, kind: str, symbol: str, from_id: int | None, start: int | None,
+                   end: int | None, limit: int) -> list[dict[str, object]]:
+        """``GET aggTrades``: by id from ``fromId``, or a time window of at most an hour, or
+        the most recent; oldest first, at most ``limit``."""
+        m = self.market(kind, symbol)
+        if not 1 <= limit <= 1000:
+            raise VenueError(-1100, "Illegal characters found in parameter 'limit'; legal "
+                                    "range is '1-1000'.")
+        if from_id is not None and (start is not None or end is not None):
+            raise VenueError(-1128, "Combination of optional parameters invalid.")
+        if start is not None and end is not None and end - start > 3_600_000:
+            raise VenueError(-1127, "More than 1 hours between startTime and endTime.")
+        prints = self.prints[(kind, symbol)]
+        if from_id is not None:
+            rows = [p for p in prints if p.a >= from_id][:limit]
+        elif start is not None or end is not None:
+            rows = [p for p in prints if (start is None or p.t >= start)
+                    and (end is None or p.t <= end)][:limit]
+        else:
+            rows = prints[-limit:]
+        return [self.agg_json(m, p) for p in rows]
 
     # ---- candles -----------------------------------------------------------------------
     def roll_bar(self, kind: str | None = None, symbol: str | None = None) -> None:

@@ -139,6 +139,8 @@ class MarketData:
             if stream is not None:
                 await stream.stop()
         self.funding_symbols -= gone
+        for symbol in gone:
+            self.tapes.pop(symbol, None)  # a later subscription starts a new tape
 
     def _want(self, name: str, kind: str, symbol: str) -> None:
         self.wanted[name] = (kind, symbol)

@@ -165,3 +165,40 @@ def test_overlapping_batches_deliver_each_id_once_in_increasing_order(batches, r
         delivered += [int(t["id"]) for t in in_order(batch) if tape.accept(t["id"])]
     assert delivered == sorted(set(delivered))
     assert len(tape.recent) <= recent + 1
+
+
+def test_the_fake_answers_agg_trades_in_binance_shape_and_rules():
+    import ccxt
+
+    from tests.brokers.ccxt.fake_binance import FakeBinanceServer
+    from tests.brokers.ccxt.harness import raw_exchange
+
+    async def scenario():
+        async with FakeBinanceServer() as fake, raw_exchange(fake) as ex:
+            for i in range(5):
+                fake.venue.external_trade(LINEAR, "BTCUSDT", "BUY" if i % 3 else "SELL",
+                                          "0.01", str(60000 + i))
+            ids = [p.a for p in fake.venue.prints[(LINEAR, "BTCUSDT")]]
+            recent = await ex.fetch_trades("BTC/USDT:USDT", None, 2)
+            page = await ex.fetch_trades("BTC/USDT:USDT", None, 3, {"fromId": ids[1]})
+            first = fake.venue.prints[(LINEAR, "BTCUSDT")][0].t
+            window = await ex.fetch_trades("BTC/USDT:USDT", first, 10)
+            spot = await ex.publicGetAggTrades({"symbol": "BTCUSDT"})
+            refused = []
+            for params in ({"fromId": ids[0], "startTime": first},
+                           {"startTime": first, "endTime": first + 3_600_001}):
+                try:
+                    await ex.fapiPublicGetAggTrades({"symbol": "BTCUSDT", **params})
+                except ccxt.BadRequest as exc:
+                    refused.append(str(exc))
+            return ids, recent, page, window, spot, refused
+
+    ids, recent, page, window, spot, refused = run(scenario())
+    assert [t["id"] for t in recent] == [str(i) for i in ids[-2:]]
+    assert [t["id"] for t in page] == [str(i) for i in ids[1:4]]
+    assert [t["id"] for t in window] == [str(i) for i in ids]
+    assert page[0]["price"] == 60001.0 and page[0]["amount"] == 0.01
+    assert page[0]["side"] == "buy" and window[0]["side"] == "sell"
+    assert set(page[0]["info"]) == {"a", "p", "q", "f", "l", "T", "m"}  # USD-M: no "M"
+    assert spot == []  # spot printed nothing; its aggregate ids are its own
+    assert "-1128" in refused[0] and "-1127" in refused[1]

@@ -290,8 +290,8 @@ class MarketData:
                 await asyncio.wait({task}, timeout=0.01)
             if tape.since_ms is None:
                 tape.since_ms = self.b.clock.now_ns() // MS  # nothing to catch up on yet
-            elif not task.done():
-                await self._recover_ticks(symbol, tape)
+            elif not task.done() or (not task.cancelled() and task.exception() is None):
+                await self._recover_ticks(symbol, tape)  # (not when the watch just failed)
             trades = await task
         finally:
             if not task.done():

@@ -62,6 +62,7 @@ from engine.settings import (
 from engine.settings.adapters import BROKERS
 from engine.settings.model import Settings
 from engine.storage import Database
+from engine.strategy.base import warmup_count
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
 from engine.trading import TradingEngine
@@ -325,9 +326,8 @@ class LiveSession:
         for strategy in self.runner.strategies():
             warm: list[Bar] = []
             if self.options.warmup:
-                wanted_bars = getattr(strategy, "warmup_bars", None)
-                count = (wanted_bars if isinstance(wanted_bars, int) else 300) + 10
-                warm = await self.warmup_bars(strategy.symbol, strategy.timeframe, count)
+                warm = await self.warmup_bars(strategy.symbol, strategy.timeframe,
+                                              warmup_count(strategy))
             self.runner.start(strategy.strategy_id, warmup=warm)
 
     async def warmup_bars(self, symbol: str, timeframe: str, count: int) -> list[Bar]:

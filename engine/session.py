@@ -54,6 +54,7 @@ from engine.settings.model import Settings
 from engine.storage import Database
 from engine.storage.bars import load_bars, upsert_bars
 from engine.storage.instruments import load_instrument, save_instruments
+from engine.strategy.base import warmup_count
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
 from engine.trading import TradingEngine
@@ -316,9 +317,7 @@ class TradingSession:
         await self._open_venue_accounts()
         if self.options.start_strategies:
             for strategy in self.runner.strategies():
-                wanted = getattr(strategy, "warmup_bars", None)
-                count = (wanted if isinstance(wanted, int) else 300) + 10
-                warm = self.warmup_bars(strategy.symbol, count)
+                warm = self.warmup_bars(strategy.symbol, warmup_count(strategy))
                 self.runner.start(strategy.strategy_id, warmup=warm)
         self._tasks.append(asyncio.ensure_future(self.feed.run()))
 

@@ -32,9 +32,11 @@ from engine.data.io import CSV_SUFFIXES, PARQUET_SUFFIXES, check_timezone, parse
 from engine.errors import UserError
 from engine.models import Instrument, Timeframe
 from engine.storage import Database, bar_symbols, load_bars, load_instrument, to_ns
+from engine.strategy.base import MAX_WARMUP
 from engine.storage.database import resolve_url, sqlite_file
 
 BUNDLED_KRX = "005930"
+HISTORY_BARS = MAX_WARMUP + 10  # the most any strategy warms up on
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 _DAY_NS = 86_400 * 1_000_000_000
 
@@ -49,6 +51,9 @@ class DataSet:
     origin: str  # shown to the user: "file ...", "database ...", "bundled sample ..."
     instrument: Instrument | None = None  # stored instrument, else the runner's default
     synthetic: bool = False
+    # Bars before ``--from`` (at most HISTORY_BARS), for warming the strategy up as the
+    # terminal does; empty when the range starts at the data's start.
+    history: pd.DataFrame | None = None
 
     @property
     def bars(self) -> int:
@@ -148,8 +153,12 @@ def _within(data: DataSet, span: TimeRange) -> DataSet:
                 if data.bars else "no bars")
         raise UserError(f"no {data.timeframe} bars of {data.symbol} {span.text} in "
                         f"{data.origin}; it has {have}")
+    before = [data.frame[data.frame.index < frame.index[0]]]
+    if data.history is not None:
+        before.insert(0, data.history[data.history.index < frame.index[0]])
+    history = pd.concat(before).tail(HISTORY_BARS) if any(len(b) for b in before) else None
     return DataSet(data.symbol, data.timeframe, frame, data.origin, data.instrument,
-                   data.synthetic)
+                   data.synthetic, history)
 
 
 def _from_file(path: Path, symbol: str | None, tf: Timeframe | None,
@@ -199,11 +208,18 @@ def _from_database(symbol: str, tf: Timeframe | None, span: TimeRange,
         frame = load_bars(database, symbol, tf, span.start_ns, span.end_ns)
         if frame.empty:  # name what is there rather than an empty range
             frame = load_bars(database, symbol, tf)
+        history = None
+        if span.start_ns is not None and not frame.empty:
+            # Enough calendar time for HISTORY_BARS bars across nights, weekends, holidays.
+            lookback = HISTORY_BARS * tf.ns * 6 + 10 * _DAY_NS
+            history = load_bars(database, symbol, tf, span.start_ns - lookback,
+                                span.start_ns - 1).tail(HISTORY_BARS)
         try:
             inst = load_instrument(database, symbol)
         except ValueError:  # stored for several venues: the runner's default
             inst = None
-        return DataSet(symbol, tf.name, frame, f"database {database}", inst)
+        return DataSet(symbol, tf.name, frame, f"database {database}", inst,
+                       history=history if history is not None and len(history) else None)
     finally:
         if owned:
             database.close()

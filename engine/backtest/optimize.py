@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.backtest.data_source import DataSet
+from engine.backtest.data_source import HISTORY_BARS, DataSet
 from engine.backtest.metrics import Metrics
 from engine.backtest.runner import BacktestCancelled, BacktestConfig, run_backtest
 from engine.errors import UserError
@@ -335,6 +335,16 @@ class Payload:
     config: BacktestConfig
     frame: pd.DataFrame
     instruments: Mapping[str, Instrument] = field(default_factory=dict)
+    history: pd.DataFrame | None = None  # bars before ``frame`` (the DataSet's history)
+
+    def before(self, lo: int) -> pd.DataFrame | None:
+        """The bars before bar ``lo`` (history included): a run on ``lo:`` warms up on them."""
+        if lo <= 0:
+            return self.history
+        recent = self.frame.iloc[max(0, lo - HISTORY_BARS):lo]
+        if self.history is None or len(recent) >= HISTORY_BARS:
+            return recent
+        return pd.concat([self.history, recent]).tail(HISTORY_BARS)
 
 
 def evaluate(payload: Payload, params: Mapping[str, Any], lo: int = 0, hi: int | None = None,
@@ -343,7 +353,8 @@ def evaluate(payload: Payload, params: Mapping[str, Any], lo: int = 0, hi: int |
     config = replace(payload.config, params=dict(params))
     try:
         result = run_backtest(config, payload.frame.iloc[lo:hi],
-                              instruments=payload.instruments, cancel=cancel)
+                              instruments=payload.instruments, cancel=cancel,
+                              warmup=payload.before(lo))
     except BacktestCancelled:
         raise
     except Exception as exc:  # one bad point must not end the search; the row says why
@@ -654,7 +665,7 @@ def make_payload(strategy_name: str, data: DataSet | pd.DataFrame,
     if isinstance(data, DataSet):
         base = config or BacktestConfig(strategy_name, (data.symbol,), timeframe=data.timeframe)
         return Payload(replace(base, strategy=strategy_name, params={}), data.frame,
-                       {**data.instruments()})
+                       {**data.instruments()}, data.history)
     if config is None:
         raise ValueError("pass config= (symbols, timeframe) with a bare DataFrame, or a DataSet")
     return Payload(replace(config, strategy=strategy_name, params={}), data)

@@ -56,6 +56,7 @@ from engine.models import (
 from engine.risk.limits import RiskLimits
 from engine.risk.portfolio import PortfolioLimits, PortfolioRiskMonitor
 from engine.session_summary import iso
+from engine.strategy.base import warmup_count
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
 from engine.trading import EngineConfig, TradingEngine
@@ -142,6 +143,7 @@ class BacktestResult:
     warnings: list[str]
     bars: int
     elapsed_s: float
+    warmup_bars: int = 0  # history bars the strategy saw before the first bar
 
     @property
     def bars_per_second(self) -> float:
@@ -269,21 +271,21 @@ def bar_factory() -> Callable[..., Bar]:
 
 
 def _warmup_bars(config: BacktestConfig, warmup: pd.DataFrame | Mapping[str, pd.DataFrame]
-                 | None, first_ns: int, timeframe: Timeframe) -> Iterator[Bar]:
+                 | None, first_ns: int, timeframe: Timeframe) -> list[Bar]:
     """The warm-up bars in time order, only those that open before the run's first bar."""
     if warmup is None:
-        return iter(())
+        return []
     given = {config.symbols[0]: warmup} if isinstance(warmup, pd.DataFrame) else dict(warmup)
     frames = {s: f[f.index.as_unit("ns").asi8 < first_ns] for s, f in given.items()
               if s in config.symbols}
     frames = {s: f for s, f in frames.items() if not f.empty}
     if not frames:
-        return iter(())
+        return []
     ts, which, rows = _timeline(frames)
     names, values = list(frames), [f[list(OHLCV)].to_numpy(float) for f in frames.values()]
     make = bar_factory()
-    return (make(names[k], timeframe.name, t, *values[k][r].tolist())
-            for t, k, r in zip(ts.tolist(), which.tolist(), rows.tolist(), strict=True))
+    return [make(names[k], timeframe.name, t, *values[k][r].tolist())
+            for t, k, r in zip(ts.tolist(), which.tolist(), rows.tolist(), strict=True)]
 
 
 def strategy_warnings(runner: StrategyRunner, strategy_id: str) -> list[str]:
@@ -355,9 +357,10 @@ def run_backtest(
 ) -> BacktestResult:
     """Run ``config.strategy`` over ``data``; see the module docstring for the bar cycle.
 
-    ``warmup``: bars from before ``data`` (same shape) that the strategy sees
-    before the run starts, as the terminal warms a strategy up on stored bars:
-    its indicators are ready on the first bar, and it cannot trade on them.
+    ``warmup``: bars from before ``data`` (same shape); the last
+    ``warmup_count(strategy)`` of them reach the strategy before the run starts,
+    as the terminal warms a strategy up on stored bars: its indicators are ready
+    on the first bar, and it cannot trade on them.
     """
     cls = get_strategy(config.strategy)
     params = cls.validate_params(config.params)
@@ -396,8 +399,8 @@ def run_backtest(
     runner = StrategyRunner(engine)
     strategy = runner.add(cls(engine, list(config.symbols), broker=BROKER, params=params,
                               timeframe=timeframe.name))
-    runner.start(strategy.strategy_id, warmup=_warmup_bars(config, warmup, int(ts[0]),
-                                                           timeframe))
+    warm = _warmup_bars(config, warmup, int(ts[0]), timeframe)[-warmup_count(strategy):]
+    runner.start(strategy.strategy_id, warmup=warm)
     equity = _Equity(engine, list(config.symbols))
 
     # OHLCV in timeline order, handed to the loop as Python lists a chunk at a time:
@@ -471,5 +474,5 @@ def run_backtest(
         config=replace(config, params=params), metrics=metrics, equity=curve,
         drawdown=drawdown_curve(curve), trades=trades, orders=list(journal.orders.values()),
         fills=fills, rejections=dict(engine.rejections), warnings=warnings, bars=n,
-        elapsed_s=elapsed,
+        elapsed_s=elapsed, warmup_bars=len(warm),
     )

@@ -15,10 +15,10 @@ curve, and its metrics come from ``compute_metrics`` like any backtest's.
 
 Two simplifications, both deliberate and visible in the result:
 
-* every test window starts flat, its strategy warmed up on the window's train
-  bars (indicators ready, no orders from them): a position still open at the
-  end of a window is carried into the next window's cash at its marked value,
-  without a closing fee;
+* every test window starts flat, its strategy warmed up on the bars before it
+  (indicators ready, no orders from them), as each train trial is on the bars
+  before its window: a position still open at the end of a window is carried
+  into the next window's cash at its marked value, without a closing fee;
 * a window where no trial has a finite metric (e.g. no trades, so no Sharpe)
   takes the first trial that ran; one where every trial failed stays in cash.
 """
@@ -270,7 +270,7 @@ def walk_forward(
                 try:
                     run = run_backtest(replace(base, params=params, cash=cash), test_frame,
                                        instruments=payload.instruments, cancel=is_cancelled,
-                                       warmup=frame.iloc[w.train_lo:w.test_lo])
+                                       warmup=payload.before(w.test_lo))
                 except BacktestCancelled:
                     cancelled = True
                     break

@@ -1,6 +1,6 @@
 """The strategy API. See ``engine.strategy.base`` for a complete example."""
 
-from engine.strategy.base import Strategy
+from engine.strategy.base import Strategy, warmup_count
 from engine.strategy.params import Param, ParamError
 from engine.strategy.registry import get_strategy, register_strategy, strategy_names
 from engine.strategy.runner import StrategyRunner
@@ -16,4 +16,5 @@ __all__ = [
     "get_strategy",
     "register_strategy",
     "strategy_names",
+    "warmup_count",
 ]

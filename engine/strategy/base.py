@@ -61,6 +61,9 @@ if TYPE_CHECKING:
     from engine.trading import TradingEngine
 
 
+DEFAULT_WARMUP, MAX_WARMUP = 300, 5_000
+
+
 class Strategy:
     """Base class of every strategy; see the module docstring for an example."""
 
@@ -121,6 +124,15 @@ class Strategy:
     @property
     def parameters(self) -> dict[str, Any]:
         return dict(self.__dict__["_params"])
+
+    @property
+    def warmup_bars(self) -> int:
+        """Bars of history the strategy sees, without trading, before its first bar
+        (live and in backtests): 300, or its largest integer parameter if that is
+        more (the built-in strategies' integers are periods and lookbacks), at most
+        5,000. Override it when the indicators need something else."""
+        periods = [v for v in self.__dict__["_params"].values() if type(v) is int]
+        return min(max([DEFAULT_WARMUP, *periods]), MAX_WARMUP)
 
     # ---- hooks to override ------------------------------------------------------
     def on_start(self) -> None:
@@ -267,3 +279,10 @@ class Strategy:
         if runner is None:
             raise RuntimeError("set_timer is available once the strategy is started")
         runner.set_timer(self, name, every_seconds)
+
+
+def warmup_count(strategy: Strategy) -> int:
+    """How many history bars to warm ``strategy`` on: its ``warmup_bars`` plus a margin
+    of 10 for bars missing from the history (a halted minute, a gap in the store)."""
+    wanted = strategy.warmup_bars
+    return (wanted if isinstance(wanted, int) and wanted >= 0 else DEFAULT_WARMUP) + 10

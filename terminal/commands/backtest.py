@@ -231,6 +231,7 @@ def _backtest(args: argparse.Namespace) -> int:
         _print_json({
             "strategy": config.strategy, "symbol": data.symbol, "timeframe": data.timeframe,
             "data": data.origin, "params": result.config.params, "bars": result.bars,
+            "warmup_bars": result.warmup_bars,
             "metrics": result.metrics.as_dict(), "warnings": result.warnings,
             "rejections": result.rejections, "run_id": run_id,
             "elapsed_s": round(result.elapsed_s, 4),
@@ -249,7 +250,7 @@ def _run(db: Database | None, config: BacktestConfig, data: DataSet,
     """One backtest; a cancelled or failed run is recorded as such, never as complete."""
     try:
         return run_backtest(config, data.frame, instruments=data.instruments(),
-                            cancel=stop.is_set)
+                            cancel=stop.is_set, warmup=data.history)
     except UserError:
         raise
     except BacktestCancelled as exc:

@@ -56,6 +56,9 @@ def test_backtest_prints_json_saves_the_run_and_writes_report_and_trades(tmp_pat
     doc = json.loads(out)
     assert doc["params"] == {"fast": 5, "slow": 20, "size": 100.0, "reverse": False}
     assert doc["symbol"] == "AAPL" and doc["timeframe"] == "1d" and doc["bars"] == 377
+    # Warmed up on the bars before --from, as the terminal warms a live strategy:
+    # sma_cross wants 300 (its default) plus a margin of 10.
+    assert doc["warmup_bars"] == 310
     metrics = doc["metrics"]
     assert metrics["trades"] > 0 and metrics["fees"] > 0
     assert set(metrics) >= {"sharpe", "total_return_pct", "max_drawdown_pct", "win_rate_pct"}

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.backtest.data_source import DataSet, parse_range
+from engine.backtest.data_source import HISTORY_BARS, DataSet, parse_range
 from engine.backtest.runner import BacktestConfig
 from engine.errors import UserError
 from engine.models import Instrument
@@ -77,8 +77,8 @@ class RunRequest:
 
 
 def _naive_utc(ts: pd.Timestamp) -> str:
-    # Naive UTC text: the runner reads a zone-less start/end as UTC (and mis-parses an
-    # aware start: engine/backtest/runner.py _frames' conditional binds the wrong way).
+    # Naive UTC text: the runner reads a zone-less start/end as UTC, and the stored run
+    # then shows the same text whatever the machine's zone.
     stamp = ts.tz_convert("UTC") if ts.tzinfo is not None else ts
     return stamp.tz_localize(None).isoformat()
 
@@ -93,8 +93,9 @@ def load_data(request: RunRequest, loader: Loader) -> DataSet:
                 if len(frame) else "no bars at all")
         raise UserError(f"no {request.timeframe} bars of {request.symbol} {span.text} "
                         f"(UTC); the terminal has {have}")
+    history = frame[frame.index < chosen.index[0]].tail(HISTORY_BARS)
     return DataSet(request.symbol, request.timeframe, chosen, request.origin,
-                   request.instrument)
+                   request.instrument, history=history if len(history) else None)
 
 
 def _qdate(ts: pd.Timestamp) -> QDate:

@@ -65,7 +65,7 @@ def backtest_job(request: RunRequest, loader: Loader, database: Any) -> Callable
         result = run_backtest(request.config(data.frame), data.frame,
                               instruments=request.instruments,
                               progress=lambda f: report(f, f"{int(f * n):,} of {n:,} bars"),
-                              cancel=cancelled)
+                              cancel=cancelled, warmup=data.history)
         run_id, save_error = None, ""
         if database is not None:
             try:

@@ -27,6 +27,8 @@ def test_bundled_daily_is_the_real_sample_within_the_range():
     assert data.last == pd.Timestamp("2012-12-31 14:30", tz="UTC")  # date-only --to: whole day
     assert data.frame.equals(real.loc[data.first:data.last])
     assert "bundled sample" in data.origin
+    # The daily bars before --from, for the warm-up: the sample's first up to 2011's last.
+    assert data.history.equals(real.loc[:pd.Timestamp("2011-12-31", tz="UTC")])
 
 
 def test_bundled_intraday_is_synthetic_and_resampled_on_request():
@@ -53,6 +55,9 @@ def test_stored_bars_and_instrument_come_from_the_database(tmp_path):
     save_instrument(db, krx_stock("005930", name="Samsung"))
     data = resolve_data("005930", db=db, start="2024-01-02 00:30")
     assert (data.timeframe, len(data.frame)) == ("1m", 30)
+    # The 30 stored bars before --from come along for the strategy's warm-up.
+    assert data.history.index.equals(minute_frame(60).index[:30])
+    assert resolve_data("005930", db=db).history is None  # nothing before the start
     assert data.instrument is not None and data.instrument.name == "Samsung"
     assert "database" in data.origin
 

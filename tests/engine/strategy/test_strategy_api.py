@@ -117,6 +117,22 @@ def test_warmup_never_trades():
     assert broker.placed == [] and s.down == 4
 
 
+def test_warm_up_length_follows_the_longest_period_parameter():
+    from engine.strategies import SmaCross
+    from engine.strategy import warmup_count
+
+    engine, _, _, _ = setup()
+    assert BuyTheDip(engine, "005930").warmup_bars == 300  # drops=2: the default rules
+    assert SmaCross(engine, "005930", params={"slow": 2000}).warmup_bars == 2000
+    assert warmup_count(SmaCross(engine, "005930", params={"slow": 2000})) == 2010
+
+    class HugeLookback(Strategy):
+        name = "huge_lookback_test"
+        lookback = Param(int, 1_000_000, low=1, high=10_000_000)
+
+    assert HugeLookback(engine, "005930").warmup_bars == 5000  # capped
+
+
 def test_kill_switch_halts_strategies_and_they_cannot_restart():
     engine, _, runner, _ = setup()
     states: list[str] = []

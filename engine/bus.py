@@ -103,6 +103,13 @@ class EventBus:
             self._routes[event_type] = route
         return route
 
+    def wants(self, event_type: type) -> bool:
+        """Whether anything would receive an ``event_type``: publishers of costly,
+        optional events (the OMS's per-order ``OrderEvent``s, which a backtest has no
+        subscriber for) skip building them when nothing listens."""
+        route = self._routes.get(event_type)
+        return bool(route if route is not None else self.handlers_for(event_type))
+
     # ---- publication --------------------------------------------------------
     def publish(self, event: object) -> None:
         """Deliver ``event`` to every handler of its type and base types, in order."""

@@ -186,8 +186,9 @@ class OrderManager:
         self.journal.record_order(submitted, "submitted")
         self._commit()
         self._store(submitted)
-        self._emit(OrderEvent(order, None, now))
-        self._emit(OrderEvent(submitted, S.NEW, now))
+        if self.bus.wants(OrderEvent):
+            self._emit(OrderEvent(order, None, now))
+            self._emit(OrderEvent(submitted, S.NEW, now))
         return submitted
 
     def reject_locally(self, client_order_id: str, reason: str) -> None:
@@ -323,7 +324,8 @@ class OrderManager:
         position = self.ledger.apply_fill(fill, self._instrument(fill.symbol))
         now = fill.ts_ns
         self._emit(FillEvent(fill, updated, now))
-        self._emit(OrderEvent(updated, order.status, now))
+        if self.bus.wants(OrderEvent):
+            self._emit(OrderEvent(updated, order.status, now))
         self._emit(PositionEvent(position, now))
 
     # ---- journal first, then tell ----------------------------------------------
@@ -405,7 +407,8 @@ class OrderManager:
         self.journal.record_order(updated, kind)
         self._commit()
         self._store(updated)
-        self._emit(OrderEvent(updated, order.status, updated.updated_ns))
+        if self.bus.wants(OrderEvent):
+            self._emit(OrderEvent(updated, order.status, updated.updated_ns))
 
     def _persist_silently(self, order: Order) -> None:
         self.journal.record_order(order, "broker_id")

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
@@ -177,6 +178,22 @@ class Ledger:
                 if include_flat or pos.quantity != 0:
                     out.append(self._snapshot(name, symbol, pos))
         return out
+
+    def gross_exposure(self, broker: str,
+                       include: Callable[[str], bool] | None = None) -> Decimal:
+        """Sum of |market value| over ``broker``'s open positions (those whose symbol
+        ``include`` accepts): ``sum(abs(p.market_value) for p in positions(broker))``
+        without building the snapshots (pre-trade risk asks for it on every order)."""
+        book = self._accounts.get(broker)
+        total = ZERO
+        if book is None:
+            return total
+        for symbol, pos in book.positions.items():
+            if pos.quantity == 0 or (include is not None and not include(symbol)):
+                continue
+            mark = _decimal(pos.last_price)
+            total += abs(pos.cost if mark is None else mark * pos.quantity * pos.contract_size)
+        return total
 
     def quantity(self, broker: str, symbol: str) -> Decimal:
         book = self._accounts.get(broker)

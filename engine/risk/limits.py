@@ -399,8 +399,7 @@ class PreTradeRisk:
     def _gross_exposure(self, o: _Order) -> Rejection | None:
         ref = self.reference_price(o)
         assert ref is not None
-        gross = sum((abs(p.market_value) for p in self.ledger.positions(o.broker)), ZERO)
-        gross += o.instrument.notional(ref, o.quantity)
+        gross = self.ledger.gross_exposure(o.broker) + o.instrument.notional(ref, o.quantity)
         cap = self._equity(o) * self._numbers.gross_pct / 100
         if gross > cap:
             return Rejection("gross_exposure", f"gross exposure would be {gross:.2f}, above "
@@ -434,9 +433,7 @@ class PreTradeRisk:
             return None
         ref = self.reference_price(o)
         assert ref is not None
-        exposure = sum((abs(p.market_value) for p in self.ledger.positions(o.broker)
-                        if self.instruments.find(p.symbol) is not None
-                        and self.instruments.get(p.symbol).asset_class.is_derivative), ZERO)
+        exposure = self.ledger.gross_exposure(o.broker, self._is_derivative)
         exposure += o.instrument.notional(ref, o.quantity)
         cap = min(self._numbers.leverage, o.instrument.max_leverage)
         equity = self._equity(o)
@@ -444,6 +441,11 @@ class PreTradeRisk:
             return Rejection("leverage", f"futures exposure {exposure:.2f} would exceed "
                              f"{cap:g}x equity ({equity:.2f})")
         return None
+
+
+    def _is_derivative(self, symbol: str) -> bool:
+        inst = self.instruments.find(symbol)
+        return inst is not None and inst.asset_class.is_derivative
 
 
 def _fingerprint(intent: OrderIntent, broker: str) -> tuple[object, ...]:

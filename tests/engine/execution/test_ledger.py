@@ -173,3 +173,23 @@ def test_fees_paid_in_the_base_asset_leave_the_position_net(seed, n):
     pos, acct = ledger.position("b", BTC.symbol), ledger.account("b")
     assert acct.equity == cash + qty * mark
     assert pos.realized_pnl + pos.unrealized_pnl - acct.fees == acct.equity - opening
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(0, 40), marked=st.booleans())
+def test_gross_exposure_is_the_sum_of_the_positions_market_values(seed, n, marked):
+    rng = random.Random(seed)
+    ledger = Ledger()
+    ledger.open_account("b", "USDT", D(10) ** 12)
+    eth = crypto_spot("ETH/USDT")
+    for inst, shorts in ((BTC, False), (PERP, True), (eth, False)):
+        for f in _random_fills(rng, inst, n, shorts):
+            ledger.apply_fill(f, inst)
+        if marked:
+            ledger.mark(inst.symbol, rng.uniform(1_000, 20_000))
+    snapshots = ledger.positions("b")
+    assert ledger.gross_exposure("b") == sum((abs(p.market_value) for p in snapshots), D(0))
+    perps = ledger.gross_exposure("b", lambda s: s == PERP.symbol)
+    assert perps == sum((abs(p.market_value) for p in snapshots if p.symbol == PERP.symbol),
+                        D(0))
+    assert ledger.gross_exposure("nobody") == 0

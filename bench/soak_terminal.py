@@ -94,9 +94,10 @@ def container_sizes(roots: dict[str, Any], max_depth: int = 5,
     """
     out: dict[str, int] = {}
     seen: set[int] = set()
-    stack = [(name, obj, 0) for name, obj in roots.items()]
+    # Breadth first: each container is named by its shortest path from the roots.
+    stack = collections.deque((name, obj, 0) for name, obj in roots.items())
     while stack and len(seen) < max_nodes:
-        path, obj, depth = stack.pop()
+        path, obj, depth = stack.popleft()
         if id(obj) in seen:
             continue
         seen.add(id(obj))
@@ -205,6 +206,7 @@ class Soak:
             "t_orders": w.panels["orders"].model.rowCount(),
             "t_fills": w.panels["fills"].model.rowCount(),
             "t_pos": w.panels["positions"].model.rowCount(),
+            "t_risk": w.panels["risk"].events.rowCount(),
             "log_lines": log_panel.view.blockCount(), "log_deque": len(log_panel.lines),
             "chart_bars": chart.series.n, "chart_fills": len(chart._fills),
             "chart_signals": len(chart._signals),
@@ -216,11 +218,11 @@ class Soak:
         w = self.window
         roots: dict[str, Any] = {"session": self.session, "bridge": w.ctx.bridge,
                                  "notifier": getattr(w, "notifier", None)}
+        roots["chart"] = w.panels["chart"]  # before the backtest panel, which holds it too
         for name, panel in w.panels.items():
             inner = panel.widget() if hasattr(panel, "widget") and callable(panel.widget) \
                 and _ours(panel.widget()) else panel
             roots[f"panel.{name}"] = inner
-        roots["chart"] = w.panels["chart"]  # walked first (the backtest panel holds it too)
         return {k: v for k, v in roots.items() if v is not None}
 
     async def run(self) -> None:
@@ -254,7 +256,7 @@ def _print_row(r: dict[str, Any], header: bool = False) -> None:
     if header:
         print(f"{'t s':>6} {'RSS MB':>7} {'objects':>9} {'lag p50/p99/max ms':>20} "
               f"{'orders':>7} {'open':>5} {'fills':>6} {'tOrd':>5} {'tFill':>6} {'tPos':>5} "
-              f"{'log':>5} {'bars':>6} {'chFill':>6} {'chSig':>6} {'notif':>5} {'events':>9} "
+              f"{'tRisk':>5} {'log':>5} {'bars':>6} {'chFill':>6} {'chSig':>6} {'notif':>5} {'events':>9} "
               f"sim time", flush=True)
     import pandas as pd
 
@@ -262,7 +264,7 @@ def _print_row(r: dict[str, Any], header: bool = False) -> None:
     lag = f"{r['lag_p50']:.0f}/{r['lag_p99']:.0f}/{r['lag_max']:.0f}"
     sim = pd.Timestamp(r["sim"], tz="UTC").strftime("%m-%d %H:%M") if r["sim"] else "-"
     print(f"{r['t']:6.0f} {r['rss']:7.1f} {objs:>9} {lag:>20} {r['orders']:7d} {r['open']:5d} "
-          f"{r['fills']:6d} {r['t_orders']:5d} {r['t_fills']:6d} {r['t_pos']:5d} "
+          f"{r['fills']:6d} {r['t_orders']:5d} {r['t_fills']:6d} {r['t_pos']:5d} {r['t_risk']:5d} "
           f"{r['log_lines']:5d} {r['chart_bars']:6d} {r['chart_fills']:6d} "
           f"{r['chart_signals']:6d} {r['notices']:5d} {r['events']:9,} {sim}"
           f"{' END' if r['done'] else ''}", flush=True)
@@ -280,8 +282,8 @@ def growth_report(samples: list[dict[str, Any]]) -> None:
     minutes = max((last["t"] - base["t"]) / 60, 1e-9)
     print(f"\ngrowth per wall minute while replaying ({base['t']:.0f} s .. {last['t']:.0f} s; "
           f"slope of a least-squares line, and last - first):")
-    for key in ("rss", "objects", "orders", "fills", "t_orders", "t_fills", "t_pos",
-                "log_lines", "chart_bars", "chart_fills", "chart_signals", "notices",
+    for key in ("rss", "objects", "orders", "fills", "t_orders", "t_fills", "t_pos", "t_risk",
+                "log_lines", "events", "chart_bars", "chart_fills", "chart_signals", "notices",
                 "lag_p50", "lag_p99"):
         pts = [(s["t"], s[key]) for s in active if s[key] is not None and s["t"] >= base["t"]]
         if len(pts) < 2:
@@ -406,16 +408,20 @@ def end_checks(soak: Soak, url: str, before_stop: dict[str, Any], states: dict[s
 
 # ---- restart -----------------------------------------------------------------------------------
 async def restart_check(settings: Any, url: str, before: dict[str, Any], stopped_at: int,
-                        seconds: float) -> None:
+                        seconds: float, n: int) -> tuple[int, dict[str, Any]]:
+    """Build the session again, compare its books, replay ``seconds`` more; return the new stop."""
     import pandas as pd
 
     from engine.models import FillEvent, Tick
     from terminal import composition
 
-    print("\nrestart on the same home and journal:")
+    print(f"\nrestart {n} on the same home and journal:")
     saved = journal_state(url, "replay.position_ns")
     rows_before = journal_fills(url)[1]
+    t = time.perf_counter()
     session = composition.build_session(settings, None)
+    print(f"  session rebuilt in {time.perf_counter() - t:.2f} s from a journal of {rows_before} "
+          f"fills")
     print(f"  replay stopped at {pd.Timestamp(stopped_at, tz='UTC')}, saved "
           f"{pd.Timestamp(saved, tz='UTC') if isinstance(saved, int) else saved}; new "
           f"replay starts at {pd.Timestamp(session.replay_start_ns, tz='UTC')} (data ends "
@@ -448,6 +454,7 @@ async def restart_check(settings: Any, url: str, before: dict[str, Any], stopped
         print(f"  {len(old)} new fills are timed at or before the old stop point")
     compare("ledger after the resumed run vs rebuilt from the journal", after,
             book_of(rebuilt_ledger(url, instruments)))
+    return session.clock.now_ns(), after
 
 
 # ---- headless ----------------------------------------------------------------------------------
@@ -556,8 +563,14 @@ async def _gui_phases(args: argparse.Namespace, window: Any, services: Any, sett
     end_checks(soak, url, before, states, failures)
     capture.groups.clear()
     capture.first.clear()
-    await restart_check(settings, url, before, stopped_at, args.restart_seconds)
-    capture.report("warnings and errors logged during the restart")
+    # Twice: the GUI run may have played the data to its end (then the replay starts
+    # over); the first restart stops mid-data, so the second shows a resume in the middle.
+    for n in (1, 2):
+        stopped_at, before = await restart_check(settings, url, before, stopped_at,
+                                                 args.restart_seconds, n)
+        capture.report(f"warnings and errors logged during restart {n}")
+        capture.groups.clear()
+        capture.first.clear()
 
 
 def main() -> None:

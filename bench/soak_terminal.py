@@ -17,8 +17,8 @@
 3. Restart: a new session on the same home and journal: positions and cash as
    before, no fill applied twice, the replay going on from where it stopped.
 4. Headless: ``trading-terminal paper --strategy hybrid --speed max --json
-   --journal J --sessions 100`` (all the bundled days) twice on one journal; the
-   two summaries compared and the journal checked.
+   --journal J --sessions 100`` (all the bundled days) twice on one journal, then once
+   on a fresh journal; the summaries compared and the journal checked.
 
     python bench/soak_terminal.py [--minutes 6] [--interval 5] [--skip-headless]
 """
@@ -465,8 +465,11 @@ def headless(home: Path) -> None:
     exe = str(Path(sys.executable).with_name("trading-terminal"))
     print(f"\nheadless: trading-terminal paper --strategy hybrid --speed max --json "
           f"--journal {journal} --sessions 100 (twice)")
-    for run in (1, 2):
+    # Run 3 on a fresh journal (and home) repeats run 1: the same data, so the same result.
+    for run in (1, 2, 3):
         t = time.perf_counter()
+        if run == 3:
+            journal = home / "paper-journal-fresh.sqlite3"
         out = subprocess.run([exe, "paper", "--strategy", "hybrid", "--speed", "max", "--json",
                               "--journal", str(journal), "--sessions", "100"],
                              env=env, capture_output=True, text=True, timeout=1800)
@@ -486,11 +489,12 @@ def headless(home: Path) -> None:
               f"events); orders {s['orders']}; fills {s['fills']}; strategies {s['strategies']}")
         print(f"    accounts {json.dumps(s['accounts'])}")
         print(f"    positions {s['positions']}; rejections {s['rejections']}")
-    a, b = summaries
+    a, b, c = summaries
     for key in ("replay", "orders", "fills", "rejections", "accounts", "positions", "strategies"):
-        same = a[key] == b[key]
-        print(f"  run 1 vs run 2 {key}: {'same' if same else 'DIFFERENT'}")
-    fills, rows, dups = journal_fills(f"sqlite:///{journal}")
+        print(f"  {key:11s} run 1 vs run 2 (same journal): {'same' if a[key] == b[key] else 'DIFFERENT'}"
+              f"; run 1 vs run 3 (fresh journal, should be equal): "
+              f"{'same' if a[key] == c[key] else 'DIFFERENT'}")
+    fills, rows, dups = journal_fills(f"sqlite:///{home / 'paper-journal.sqlite3'}")
     print(f"  journal after both runs: {rows} fill rows (run 1 saw {a['fills']}, run 2 saw "
           f"{b['fills']}); duplicated fill ids: {len(dups)}")
     q = signed_qty(fills)

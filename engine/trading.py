@@ -236,8 +236,8 @@ class TradingEngine:
             post_only=intent.post_only,
         )
         self.risk.order_sent(intent, broker_name)
-        self.runner.spawn(broker.place_order(order), f"place {order.client_order_id}",
-                          on_error=lambda exc, o=order: self._place_failed(o, exc))
+        self._runner_for(broker).spawn(broker.place_order(order), f"place {order.client_order_id}",
+                                       on_error=lambda exc, o=order: self._place_failed(o, exc))
         return SubmitResult(order=order)
 
     def _reject(self, intent: OrderIntent, broker: str, rejection: Rejection) -> SubmitResult:
@@ -265,11 +265,18 @@ class TradingEngine:
                          broker=order.broker, client_order_id=order.client_order_id)
         self.report_broker_error(order.broker, exc)
 
+    def _runner_for(self, broker: Broker) -> TaskRunner:
+        # A venue whose commands never suspend (paper) gets them in this call: its own
+        # simulated latency then starts at the engine's time, not whenever the loop next
+        # runs a task (at "max" replay speed that was a simulated minute later, so
+        # results depended on the machine's speed).
+        return _INLINE if broker.capabilities.inline_commands else self.runner
+
     def cancel(self, client_order_id: str) -> bool:
         """Ask the broker to cancel one order. Never blocked by risk."""
-        return self._cancel(client_order_id, inline=False)
+        return self._cancel(client_order_id)
 
-    def _cancel(self, client_order_id: str, *, inline: bool) -> bool:
+    def _cancel(self, client_order_id: str) -> bool:
         order = self.oms.mark_cancel_requested(client_order_id)
         if order is None:
             return False
@@ -277,8 +284,7 @@ class TradingEngine:
         if broker is None:
             return False
         self.risk.cancel_sent()
-        runner = _INLINE if inline and broker.capabilities.inline_commands else self.runner
-        runner.spawn(broker.cancel_order(order), f"cancel {client_order_id}",
+        self._runner_for(broker).spawn(broker.cancel_order(order), f"cancel {client_order_id}",
                      on_error=lambda exc: self.report_broker_error(order.broker, exc))
         return True
 
@@ -305,11 +311,22 @@ class TradingEngine:
         new_qty = None if quantity is None else to_decimal(quantity)  # type: ignore[arg-type]
         new_price = None if price is None else to_decimal(price)  # type: ignore[arg-type]
         broker = self.brokers[order.broker]
-        self.runner.spawn(broker.amend_order(order, new_qty, new_price), f"amend {client_order_id}",
-                          on_error=lambda exc: self._risk_event(
-                              "amend_failed", f"amending {client_order_id} failed: {exc}",
-                              "warning", client_order_id=client_order_id))
+        self._runner_for(broker).spawn(
+            broker.amend_order(order, new_qty, new_price), f"amend {client_order_id}",
+            on_error=lambda exc: self._risk_event(
+                "amend_failed", f"amending {client_order_id} failed: {exc}", "warning",
+                client_order_id=client_order_id))
         return None
+
+    def closing_pending(self, broker: str, symbol: str, side: Side) -> Decimal:
+        """Quantity already on its way to close a position: open reduce-only orders on
+        ``side`` that nobody is cancelling, whoever sent them (a strategy's exit, the
+        risk monitor's session-end flatten, the ticket). A second closing order for
+        the same quantity would only be refused by the venue."""
+        cancelling = self.oms.pending_cancels
+        return sum((o.remaining_qty for o in self.oms.open_orders(broker, symbol)
+                    if o.reduce_only and o.side is side
+                    and o.client_order_id not in cancelling), Decimal(0))
 
     def flatten(self, symbol: str | None = None, broker: str | None = None,
                 source: OrderSource = OrderSource.TICKET, reason: str = "flatten") -> list[SubmitResult]:
@@ -318,12 +335,10 @@ class TradingEngine:
         for pos in self.ledger.positions(broker):
             if symbol is not None and pos.symbol != symbol:
                 continue
-            pending = sum((o.remaining_qty for o in self.oms.open_orders(pos.broker, pos.symbol)
-                           if o.source is source and o.reduce_only), Decimal(0))
-            qty = abs(pos.quantity) - pending
+            side = Side.SELL if pos.quantity > 0 else Side.BUY
+            qty = abs(pos.quantity) - self.closing_pending(pos.broker, pos.symbol, side)
             if qty <= 0:
                 continue
-            side = Side.SELL if pos.quantity > 0 else Side.BUY
             results.append(self.submit(OrderIntent(
                 symbol=pos.symbol, side=side, quantity=qty, order_type=OrderType.MARKET,
                 time_in_force=TimeInForce.GTC, broker=pos.broker, source=source, tag=reason,
@@ -362,7 +377,7 @@ class TradingEngine:
         try:
             with self.oms.group_commit():
                 for o in self.oms.open_orders():
-                    sent += self._cancel(o.client_order_id, inline=True)
+                    sent += self._cancel(o.client_order_id)
         except Exception:  # the journal failed: the OMS raised the alarm; keep killing
             log.exception("journaling the kill switch's cancels failed")
         for broker in self.brokers.values():

@@ -205,12 +205,16 @@ class Strategy:
         ))
 
     def close(self, symbol: str | None = None, tag: str = "close") -> SubmitResult | None:
-        """Market order that flattens this strategy's position in ``symbol``."""
-        qty = self.position(symbol)
-        if qty == 0:
+        """Market order that flattens the position in ``symbol``, less what open
+        closing (reduce-only) orders already cover; None when nothing is left to close."""
+        held = self.position(symbol)
+        if held == 0:
             return None
-        side = Side.SELL if qty > 0 else Side.BUY
-        return self.order(side, abs(qty), symbol=symbol, tag=tag, reduce_only=True)
+        side = Side.SELL if held > 0 else Side.BUY
+        qty = abs(held) - self.engine.closing_pending(self.broker, symbol or self.symbol, side)
+        if qty <= 0:
+            return None
+        return self.order(side, qty, symbol=symbol, tag=tag, reduce_only=True)
 
     def cancel_all(self, symbol: str | None = None) -> int:
         n = 0

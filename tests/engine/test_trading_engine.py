@@ -130,6 +130,33 @@ def test_unreachable_broker_rejects_locally():
     assert "socket closed" in engine.oms.get(order.client_order_id).reason
 
 
+def test_closing_orders_already_on_their_way_are_not_sent_twice():
+    from engine.strategy import Strategy
+
+    engine, broker, _ = make_engine(max_orders_per_second=100)
+    held = engine.submit(buy(qty=20)).order
+    broker.fill(held, 20, 70_000)
+    # The strategy's exit (a resting reduce-only limit) covers 5 of the 20 held ...
+    sell5 = OrderIntent("005930", Side.SELL, 5, OrderType.LIMIT, 71_000, reduce_only=True,
+                        source=OrderSource.STRATEGY)
+    assert engine.submit(sell5).accepted
+    assert engine.closing_pending("paper", "005930", Side.SELL) == 5
+    # ... so the session-end flatten (another source) sends only the other 15,
+    [first] = engine.flatten(source=OrderSource.RISK, reason="session_end")
+    assert first.order.quantity == 15
+    # a second flatten, from anyone, finds nothing left to close,
+    assert engine.flatten(source=OrderSource.TICKET) == []
+    # and a strategy's close() sends nothing either.
+    strategy = Strategy(engine, "005930", broker="paper")
+    assert strategy.close() is None
+    # Cancelling the exit gives its 5 back to the next flatten.
+    exit_order = next(o for o in engine.oms.open_orders() if o.quantity == 5)
+    assert engine.cancel(exit_order.client_order_id)
+    assert engine.closing_pending("paper", "005930", Side.SELL) == 15
+    [again] = engine.flatten(source=OrderSource.TICKET)
+    assert again.order.quantity == 5
+
+
 def test_kill_switch_cancels_flattens_halts_and_latches():
     engine, broker, clock = make_engine(max_orders_per_second=100)
     halted: list[str] = []

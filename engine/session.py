@@ -191,18 +191,28 @@ class TradingSession:
     def _resume_point(self, start: int) -> int:
         """Where the last run's replay stopped, so a restart goes on from there.
 
-        Fills journaled then must not lie in the future of the new clock. When that
-        point is at or past the end of the data, the replay starts over.
+        The clock never goes back past a journaled fill. It resumes at the next whole
+        minute, so the bar the last run stopped in is a closed bar of the history
+        (chart, warm-up) rather than lost. A run that replayed the data to its end
+        starts over only if it traded nothing; otherwise the replay stays at the end.
         """
         saved = self.journal.load_state(REPLAY_STATE)
-        last = max(int(d.bars.index[-1].value) for d in self.market.values())
+        if not isinstance(saved, int) or saved <= start:
+            return start
         minute = Timeframe.parse(BASE_TIMEFRAME).ns
-        if isinstance(saved, int) and start < saved < last:
-            # From the next whole minute: the clock never goes back past a journaled fill.
-            resume = -(-saved // minute) * minute
-            log.info("replay resumes at %s, where the last run stopped", iso(resume))
-            return max(resume - 1, saved)
-        return start
+        resume = -(-saved // minute) * minute
+        last = max(int(d.bars.index[-1].value) for d in self.market.values())
+        if resume > last:
+            if not self.journal.load_fills():
+                return start
+            log.warning("the replay reached the end of its data (%s) in an earlier session, "
+                        "and the journal has fills up to then: the clock stays there, as it "
+                        "never goes back before a journaled fill. To replay the data again, "
+                        "use a new journal (trading-terminal paper --journal NEW.sqlite3, or "
+                        "a new [data] database_url)", iso(last + minute))
+            return resume
+        log.info("replay resumes at %s, where the last run stopped", iso(resume))
+        return resume
 
     def bars(self, symbol: str, timeframe: str = BASE_TIMEFRAME) -> pd.DataFrame:
         """The stored bars of ``symbol`` that closed before the replay clock, in ``timeframe``.

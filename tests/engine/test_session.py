@@ -6,6 +6,7 @@ import asyncio
 import json
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from engine.session import REPLAY_STATE, SessionOptions, TradingSession
@@ -81,6 +82,34 @@ def test_a_restart_goes_on_from_the_journal_without_losing_or_doubling_anything(
     assert len({f.fill_id for f in fills}) == len(fills) == one["fills"] + two["fills"]
     assert second.engine.oms.quarantined == 0
     second.close()
+
+
+def test_a_restart_keeps_the_bar_it_stopped_in_and_never_replays_past_fills(market_db,
+                                                                             tmp_path, caplog):
+    journal = tmp_path / "j.sqlite3"
+    # Stop in the middle of the 17:59 bar: after a restart that bar is a closed bar of
+    # the history (chart and warm-up), and the replay goes on with the 18:00 bar.
+    first = session(market_db, journal, replay_sessions=2, until="2013-02-28T17:59:30")
+    asyncio.run(first.run_to_end())
+    first.close()
+    second = session(market_db, journal, replay_sessions=2)
+    history = second.bars("AAPL")
+    assert history.index[-1] == pd.Timestamp("2013-02-28 17:59", tz="UTC")
+    assert second.clock.now_ns() == pd.Timestamp("2013-02-28 18:00", tz="UTC").value
+    done = asyncio.run(second.run_to_end())
+    second.close()
+    assert done["fills"] > 0
+    end = second.clock.now_ns()
+
+    # The data is replayed to its end and the journal has fills: a third start stays at
+    # the end (and says why) instead of replaying the days again behind those fills.
+    third = session(market_db, journal, replay_sessions=2)
+    assert third.clock.now_ns() >= end
+    again = asyncio.run(third.run_to_end())
+    assert again["replay"]["events"] == 0 and again["fills"] == 0
+    assert all(f.ts_ns <= end for f in third.journal.load_fills())
+    assert "the replay reached the end of its data" in caplog.text
+    third.close()
 
 
 def test_paper_cli_prints_a_json_summary(market_db, capsys):

@@ -8,6 +8,7 @@ at most one notification per kind per ``min_interval_s``, with a count.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 import shiboken6
@@ -18,6 +19,8 @@ from engine.models import FillEvent, RiskEvent
 from engine.risk.kill_switch import KillSwitchState
 from widgets.context import AppContext
 
+SENT_KEPT = 200  # notifications remembered in ``Notifier.sent`` (a long session sends more)
+
 
 class Notifier:
     def __init__(self, ctx: AppContext, status_bar: QStatusBar | None = None,
@@ -27,7 +30,8 @@ class Notifier:
         self.status_bar = status_bar
         self.enabled = enabled
         self.min_interval_s = min_interval_s
-        self.sent: list[tuple[str, str]] = []  # (title, message): what users were told
+        # (title, message): the last SENT_KEPT things users were told, newest last.
+        self.sent: deque[tuple[str, str]] = deque(maxlen=SENT_KEPT)
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
         self.tray: QSystemTrayIcon | None = None

@@ -58,3 +58,18 @@ def test_notifications_for_fills_rejections_and_kill_switch(qtbot):
     assert titles == ["Fill", "Order rejected"]  # the second fill is throttled
     engine.kill("test")
     assert notifier.sent[-1][0] == "KILL SWITCH" and "test" in notifier.sent[-1][1]
+
+
+def test_notifier_remembers_only_the_last_notifications(qtbot):
+    from widgets.notifications import SENT_KEPT
+
+    clock = SimulatedClock(10**18)
+    engine = TradingEngine.for_backtest(clock=clock, journal=MemoryJournal())
+    ctx = AppContext(engine=engine, bridge=EngineBridge(engine.bus, rate_hz=1),
+                     runner=StrategyRunner(engine))
+    notifier = Notifier(ctx, min_interval_s=0)
+    total = SENT_KEPT * 3 + 7
+    for i in range(total):
+        assert notifier.notify("fill", "Fill", f"fill {i}", clock=lambda i=i: float(i))
+    assert len(notifier.sent) == SENT_KEPT
+    assert [m for _, m in notifier.sent] == [f"fill {i}" for i in range(total - SENT_KEPT, total)]

@@ -121,7 +121,7 @@ def test_markers_for_signals_fills_and_backtest_trades(qtbot):
     sig = Signal("hybrid:AAPL", "AAPL", ts + 1, "BUY", float(df.close.iloc[100]),
                  {"ema_cross": 1.0, "ai": 1.0}, {"buy_score": 2.0})
     chart.add_signals([sig])
-    spot = chart.signal_markers.points()[0]
+    spot = chart.signal_layer.settled_item.points()[0]
     assert spot.pos().x() == 100
     tip = chart._signal_tip(spot.pos().x(), spot.pos().y(), spot.data())
     assert "ema_cross: 1" in tip and "buy_score: 2" in tip
@@ -143,3 +143,117 @@ def test_only_the_visible_window_is_drawn(qtbot, n):
     builds = chart.candles.builds
     chart.glw.grab()  # nothing moved: the cached picture is replayed
     assert chart.candles.builds == builds
+
+
+# ---- markers that stay bounded and cost their batch -----------------------------------
+def fill_event(ts_ns, price, side=None, symbol="AAPL", n=0):
+    from engine.models import FillEvent, Order, OrderType, Side
+    from engine.models.orders import Fill
+
+    side = side or Side.BUY
+    order = Order(f"c{n}", "paper", symbol, side, OrderType.MARKET, Decimal(1))
+    fill = Fill(f"f{n}", f"c{n}", "paper", symbol, side, Decimal(1), Decimal(str(price)), ts_ns)
+    return FillEvent(fill, order, ts_ns)
+
+
+def test_a_fill_shows_on_its_bar_and_one_newer_than_the_bars_moves_onto_its_own(qtbot):
+    chart, ctx, df = make_chart(qtbot)
+    n = chart.series.n
+    chart.add_fills([fill_event(int(df.index[200].value) + 30 * 10**9, 101.5, n=1)])
+    assert chart.fill_layer.positions() == [(200.0, 101.5)]
+    # The next minute's fill arrives before its bar: it waits on the last bar...
+    last_ts = int(df.index[-1].value)
+    chart.add_fills([fill_event(last_ts + MIN + 10**9, 99.25, n=2)])
+    assert chart.fill_layer.positions()[-1] == (n - 1, 99.25)
+    # ...and moves onto its bar when that bar comes.
+    ctx.bridge.bars.emit([Bar("AAPL", "1m", last_ts + MIN, 99.0, 100.0, 98.0, 99.5, 5.0)])
+    ctx.bridge.bars.emit([Bar("AAPL", "1m", last_ts + 2 * MIN, 99.0, 100.0, 98.0, 99.5, 5.0)])
+    assert chart.fill_layer.positions() == [(200.0, 101.5), (n, 99.25)]
+    assert len(chart.fill_layer.tail_item.points()) == 0
+    chart.add_fills([fill_event(int(df.index[0].value) - MIN, 1.0, n=3)])  # before the bars
+    chart.add_fills([fill_event(int(df.index[5].value), 2.0, symbol="MSFT", n=4)])
+    assert len(chart.fill_layer) == 2
+
+
+def test_markers_stay_bounded_and_a_batch_costs_its_own_size(qtbot):
+    from widgets.chart.markers import MARKER_CAP
+
+    chart, _, df = make_chart(qtbot, frame(2_000))
+    layer = chart.fill_layer
+    times = df.index.as_unit("ns").asi8
+    total, batch = MARKER_CAP + 2_000, 40
+    events = [fill_event(int(times[k % 1_990]) + 1, 100 + k % 7, n=k) for k in range(total)]
+    costs = []
+    for k in range(0, total, batch):
+        before = layer.spots_built
+        chart.add_fills(events[k:k + batch])
+        costs.append(layer.spots_built - before)
+        drawn = len(layer.settled_item.data) + len(layer.tail_item.data)  # spots held
+        assert len(layer) == drawn <= MARKER_CAP + MARKER_CAP // 4
+    assert len(layer) >= MARKER_CAP
+    assert layer.records()[-1] is events[-1]  # the newest stay, the oldest went
+    assert layer.positions()[-1] == (float((total - 1) % 1_990), 100 + (total - 1) % 7)
+    # Most batches place just their own markers; now and then the oldest are dropped
+    # with one rebuild. All in all linear in the fills, not quadratic.
+    assert sorted(costs)[len(costs) // 2] == batch
+    assert layer.spots_built <= 6 * total
+
+
+def test_markers_of_the_symbol_are_placed_again_after_a_timeframe_switch(qtbot):
+    minute = frame(600)
+    five = minute.resample("5min").agg({"open": "first", "high": "max", "low": "min",
+                                        "close": "last", "volume": "sum"})
+    chart, ctx, _ = make_chart(qtbot, minute)
+    ctx.bar_loader = lambda symbol, tf: five if tf == "5m" else minute
+    ts = int(minute.index[203].value) + 1
+    sig = Signal("hybrid:AAPL", "AAPL", ts, "SELL", 100.0, {}, {})
+    chart.add_signals([sig])
+    chart.add_fills([fill_event(ts, 100.0, n=1)])
+    assert chart.fill_layer.positions() == [(203.0, 100.0)]
+    chart.timeframe_box.setCurrentText("5m")
+    assert chart.series.n == len(five)
+    assert chart.fill_layer.positions() == [(40.0, 100.0)]  # 14:30 + 203 min is in bar 40
+    x, y = chart.signal_layer.positions()[0]
+    assert x == 40 and y == pytest.approx(five.high.iloc[40] * 1.001)
+    chart.symbol_box.addItem("MSFT")
+    chart.symbol_box.setCurrentText("MSFT")  # another symbol: AAPL's markers go
+    assert len(chart.fill_layer) == len(chart.signal_layer) == 0
+
+
+def test_forming_updates_move_the_view_only_when_a_bar_is_added(qtbot):
+    chart, ctx, df = make_chart(qtbot)
+    moves = []
+    chart.price.vb.sigXRangeChanged.connect(lambda *_: moves.append(1))
+    last_ts = int(df.index[-1].value)
+    (_, _), (y0, y1) = chart.price.vb.viewRange()
+    for k in range(20):
+        close = float(df.close.iloc[-1]) + 0.001 * k
+        ctx.bridge.forming.emit({("AAPL", "1m"): Bar("AAPL", "1m", last_ts, close, close,
+                                                     close, close, 1.0)})
+    assert moves == []
+    high = y1 + 5.0  # the forming bar leaves the prices shown: they are refitted
+    ctx.bridge.forming.emit({("AAPL", "1m"): Bar("AAPL", "1m", last_ts, high, high, high,
+                                                 high, 1.0)})
+    assert moves == [] and chart.price.vb.viewRange()[1][1] > high
+    n = chart.series.n
+    ctx.bridge.forming.emit({("AAPL", "1m"): Bar("AAPL", "1m", last_ts + MIN, 1.0, 1.0, 1.0,
+                                                 1.0, 1.0)})
+    assert chart.series.n == n + 1 and moves and chart.visible_indices()[1] == n + 1
+
+
+def test_lines_hold_the_visible_window_and_follow_the_view(qtbot):
+    n = 50_000
+    chart, ctx, df = make_chart(qtbot, frame(n))
+    curve = chart.curves["ema_fast"]
+    x, y = curve.getOriginalDataset()
+    assert len(x) < 2_000 and x[-1] == n - 1
+    np.testing.assert_allclose(y, chart.lines["ema_fast"][int(x[0]):], equal_nan=True)
+    chart.price.vb.setXRange(1_000, 1_300, padding=0)  # far away: the window goes there
+    x, y = curve.getOriginalDataset()
+    assert x[0] <= 1_000 and x[-1] >= 1_300 and len(x) < 2_000
+    np.testing.assert_allclose(y, chart.lines["ema_fast"][int(x[0]):int(x[-1]) + 1])
+    chart.go_to_latest()
+    nxt = Bar("AAPL", "1m", int(df.index[-1].value) + MIN, 100.0, 101.0, 99.0, 100.5, 5.0)
+    ctx.bridge.bars.emit([nxt])
+    x, y = curve.getOriginalDataset()
+    assert x[-1] == n and y[-1] == chart.lines["ema_fast"][n] and np.isfinite(y[-1])

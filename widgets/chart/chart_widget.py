@@ -9,7 +9,8 @@
 * Overlays (EMA fast/slow, Bollinger, VWAP) and sub-panes (RSI, MACD) come
   from the Indicators menu and are computed by ``engine.indicators``.
 * Markers: strategy signals (hover shows their score components), fills, and
-  backtest trades drawn from entry to exit.
+  backtest trades drawn from entry to exit. Signals and fills are placed as
+  they arrive (``markers.py``): a batch costs its own size, the last 5,000 stay.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from engine import indicators as ind
 from engine.models import Bar, FillEvent, Side
 from widgets.chart.candles import BarSeries, CandlestickItem, VolumeItem, visible_range
 from widgets.chart.grid import GridLines
+from widgets.chart.markers import MarkerLayer
 from widgets.chart.time_axis import IndexTimeAxis
 from widgets.context import AppContext
 from widgets.theme import colours
@@ -48,6 +50,10 @@ TIMEFRAMES = ("1m", "5m", "15m", "1h", "1d")
 BUY_ACTIONS = frozenset({"BUY", "COVER", "LONG"})
 OVERLAYS = ("EMA fast", "EMA slow", "Bollinger", "VWAP")
 PANES = ("RSI", "MACD")
+# The curves each Indicators menu entry shows.
+LINE_GROUPS = {"EMA fast": ("ema_fast",), "EMA slow": ("ema_slow",),
+               "Bollinger": ("bb_upper", "bb_mid", "bb_lower"), "VWAP": ("vwap",),
+               "RSI": ("rsi",), "MACD": ("macd", "macd_signal")}
 
 
 @dataclass
@@ -75,8 +81,6 @@ class ChartWidget(QWidget):
         self.timeframe = timeframe
         self._build_toolbar(symbol, timeframe)
         self._build_plots(tz)
-        self._signals: list[Any] = []
-        self._fills: list[FillEvent] = []
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         if ctx is not None:
             ctx.bridge.forming.connect(self.on_forming)
@@ -166,20 +170,30 @@ class ChartWidget(QWidget):
         self.rsi.setYRange(0, 100)
         for level in (30, 70):
             self.rsi.addItem(pg.InfiniteLine(level, angle=0, pen=pg.mkPen(c.grid, style=Qt.PenStyle.DashLine)))
-        self.signal_markers = pg.ScatterPlotItem(hoverable=True, tip=self._signal_tip, pxMode=True)
-        self.fill_markers = pg.ScatterPlotItem(pxMode=True, size=7, symbol="o")
+        self.signal_layer = MarkerLayer(self.series, lambda sig: sig.ts_ns, self._place_signal,
+                                        symbols=("t1", "t"), size=12, hoverable=True,
+                                        tip=self._signal_tip)
+        self.fill_layer = MarkerLayer(self.series, lambda e: e.fill.ts_ns, self._place_fill,
+                                      symbols=("o", "o"), size=7)
+        self._marker_symbol = self.symbol  # whose markers the layers hold
+        # Kept under these names for bench/soak_terminal.py, which counts them.
+        self._signals, self._fills = self.signal_layer, self.fill_layer
         self.trade_wins = pg.PlotDataItem(pen=pg.mkPen(c.up, width=2, style=Qt.PenStyle.DashLine),
                                           connect="pairs")
         self.trade_losses = pg.PlotDataItem(pen=pg.mkPen(c.down, width=2, style=Qt.PenStyle.DashLine),
                                             connect="pairs")
-        for item in (self.signal_markers, self.fill_markers, self.trade_wins, self.trade_losses):
+        for item in (*self.signal_layer.items, *self.fill_layer.items,
+                     self.trade_wins, self.trade_losses):
             self.price.addItem(item)
         pen = pg.mkPen(c.foreground, width=1, style=Qt.PenStyle.DotLine)
         self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)
         self.hline = pg.InfiniteLine(angle=0, movable=False, pen=pen)
         self.price.addItem(self.vline, ignoreBounds=True)
         self.price.addItem(self.hline, ignoreBounds=True)
-        self.price.vb.sigXRangeChanged.connect(lambda *_: self.fit_y())
+        self._line_window = (0, 0)
+        self._lines_n = 0
+        self._line_bufs: dict[str, np.ndarray] = {}
+        self.price.vb.sigXRangeChanged.connect(lambda *_: self._view_moved())
         self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
         layout_box = QVBoxLayout(self)
         layout_box.setContentsMargins(0, 0, 0, 0)
@@ -238,10 +252,13 @@ class ChartWidget(QWidget):
         self._recompute_indicators()
         self.candles.invalidate()
         self.volume_bars.invalidate()
-        self._signals.clear()
-        self._fills.clear()
-        self.signal_markers.clear()
-        self.fill_markers.clear()
+        # Markers of the charted symbol stay, placed on the new bars; another symbol's go.
+        for layer in (self.signal_layer, self.fill_layer):
+            if self._marker_symbol == self.symbol:
+                layer.replace_all()
+            else:
+                layer.clear()
+        self._marker_symbol = self.symbol
         self.show_trades([])
         self.go_to_latest()
 
@@ -252,7 +269,7 @@ class ChartWidget(QWidget):
         milliseconds per indicator, so hidden ones wait until they are switched on.
         """
         s, st = self.series, self.settings
-        n = s.n
+        n = self._lines_n = s.n
         if n == 0:
             self.lines = {}
             self._redraw_lines()
@@ -281,24 +298,31 @@ class ChartWidget(QWidget):
             fresh["vwap"] = self._vwap(frame)
         if lo == 0:
             self.lines = {}
+            self._line_bufs = {}
         for key, values in fresh.items():
-            arr = self.lines.get(key)
-            if lo == 0 and len(values) == n:  # the whole line: keep it as computed
-                self.lines[key] = values  # (may be read-only: copied on the first update)
-            elif arr is None or lo == 0 or len(arr) < lo:
-                full = np.full(n, np.nan)
-                if arr is not None and lo > 0:
-                    full[: min(lo, len(arr))] = arr[: min(lo, len(arr))]
-                full[lo:] = values
-                self.lines[key] = full
+            if lo == 0:  # the whole line: keep it as computed (may be read-only)
+                self.lines[key] = values
             else:
-                if len(arr) < n:
-                    arr = np.concatenate([arr, np.full(n - len(arr), np.nan)])
-                elif not arr.flags.writeable:
-                    arr = arr.copy()
-                arr[lo:n] = values
-                self.lines[key] = arr
+                self.lines[key] = self._store_line(key, lo, values)
         self._redraw_lines()
+
+    def _store_line(self, key: str, lo: int, values: np.ndarray) -> np.ndarray:
+        """Write a recomputed tail into the line; returns the line (a view of its buffer).
+
+        The buffer grows by doubling, so a closed bar costs the tail, not a copy
+        of the whole line.
+        """
+        n = lo + len(values)
+        old = self.lines.get(key)
+        buf = self._line_bufs.get(key)
+        if buf is None or len(buf) < n or old is None or old.base is not buf:
+            fresh = np.full(max(1024, 2 * n), np.nan)
+            if old is not None:  # older bars keep their values (NaN where never computed)
+                k = min(lo, len(old))
+                fresh[:k] = old[:k]
+            buf = self._line_bufs[key] = fresh
+        buf[lo:n] = values
+        return buf[:n]
 
     def _vwap(self, frame: pd.DataFrame) -> np.ndarray:
         session = None
@@ -314,15 +338,45 @@ class ChartWidget(QWidget):
         return ind.vwap(frame, session).to_numpy()
 
     def _redraw_lines(self) -> None:
-        n = self.series.n
-        x = np.arange(n, dtype=float)
+        self._draw_line_window()
+        self._apply_visibility()
+
+    def _draw_line_window(self) -> None:
+        """Give the shown curves the visible bars and one view width either side.
+
+        Not the whole series: at a million bars that cost ~20 ms per closed bar
+        (pyqtgraph scans all the data for its bounds); this costs the window, and
+        panning within the margins sets nothing (``_view_moved``).
+        """
+        m = self._lines_n  # bars the lines cover (a forming bar may be newer)
+        (x0, x1), _ = self.price.vb.viewRange()
+        span = max(x1 - x0, 50.0)
+        lo = max(0, min(m, int(math.floor(x0 - span))))
+        hi = max(lo, min(m, int(math.ceil(x1 + span)) + 1))
+        self._line_window = (lo, hi)
+        x = np.arange(lo, hi, dtype=float)
         for key, curve in self.curves.items():
             values = self.lines.get(key)
-            if values is None or n == 0:
+            # Hidden lines are not kept up to date: they are recomputed when shown.
+            if values is None or hi == lo or len(values) < hi or not self._wanted(key):
                 curve.setData([], [])
             else:
-                curve.setData(x, values[:n], connect="finite")
-        self._apply_visibility()
+                curve.setData(x, values[lo:hi], connect="finite")
+
+    def _wanted(self, key: str) -> bool:
+        return any(key in keys for name, keys in LINE_GROUPS.items() if name in self.enabled)
+
+    def _lines_cover_view(self) -> bool:
+        lo, hi = self._line_window
+        i0, i1 = self.visible_indices()
+        # Zoomed in far past the window's making: a smaller window costs less per bar.
+        small = hi - lo <= 6 * max(i1 - i0, 50)
+        return lo <= i0 and hi >= min(i1, self._lines_n) and small
+
+    def _view_moved(self) -> None:
+        self.fit_y()
+        if not self._lines_cover_view():
+            self._draw_line_window()
 
     def set_indicator(self, name: str, on: bool) -> None:
         (self.enabled.add if on else self.enabled.discard)(name)
@@ -332,10 +386,7 @@ class ChartWidget(QWidget):
         self.fit_y()
 
     def _apply_visibility(self) -> None:
-        groups = {"EMA fast": ("ema_fast",), "EMA slow": ("ema_slow",),
-                  "Bollinger": ("bb_upper", "bb_mid", "bb_lower"), "VWAP": ("vwap",),
-                  "RSI": ("rsi",), "MACD": ("macd", "macd_signal")}
-        for name, keys in groups.items():
+        for name, keys in LINE_GROUPS.items():
             for key in keys:
                 self.curves[key].setVisible(name in self.enabled)
         layout = self.glw.ci.layout
@@ -383,8 +434,10 @@ class ChartWidget(QWidget):
         self.axis.set_times(s.ts, s.n)
         self.candles.extend_bounds(bar.low, bar.high)
         self.volume_bars.invalidate()
+        for layer in (self.signal_layer, self.fill_layer):
+            layer.refresh_tail()  # markers on the last bar follow it (a no-op without any)
         if following:
-            self.go_to_latest()
+            self._follow()
 
     # ---- view ---------------------------------------------------------------------------
     def visible_indices(self) -> tuple[int, int]:
@@ -394,6 +447,25 @@ class ChartWidget(QWidget):
     def _at_latest(self) -> bool:
         (_, x1), _ = self.price.vb.viewRange()
         return x1 >= self.series.n - 3
+
+    def _follow(self) -> None:
+        """Keep the newest bar in view, touching the view only when it must change.
+
+        Most updates rewrite the forming bar: the view stays where it is and the
+        prices are refitted only if that bar left them (setting the same range
+        again cost ~5% of the CPU at max replay speed).
+        """
+        s = self.series
+        i = s.n - 1
+        (_, x1), (y0, y1) = self.price.vb.viewRange()
+        if i < 0:
+            return
+        if abs(x1 - (s.n + 2)) > 1e-6:  # a bar was added: where go_to_latest puts the edge
+            self.go_to_latest()
+            return
+        _, (_, v1) = self.volume.vb.viewRange()
+        if s.low[i] < y0 or s.high[i] > y1 or s.volume[i] > v1:
+            self.fit_y()
 
     def go_to_latest(self, width: int | None = None) -> None:
         n = self.series.n
@@ -504,25 +576,23 @@ class ChartWidget(QWidget):
 
     # ---- markers ------------------------------------------------------------------------
     def add_signals(self, signals: Iterable[Any]) -> None:
-        """Strategy signals for this symbol: triangles with their score components on hover."""
-        mine = [sig for sig in signals if sig.symbol == self.symbol and sig.action != "HOLD"]
-        if not mine:
-            return
-        self._signals.extend(mine)
-        self._draw_signals()
+        """Strategy signals for this symbol: triangles with their score components on hover.
 
-    def _draw_signals(self) -> None:
-        c = colours()
-        spots = []
+        Only the new signals are placed (``markers.MarkerLayer``); the last
+        ``MARKER_CAP`` are kept.
+        """
+        mine = [sig for sig in signals if sig.symbol == self.symbol and sig.action != "HOLD"]
+        if mine:
+            self.signal_layer.add(mine)
+
+    def _place_signal(self, sig: Any, i: int) -> tuple[float, bool]:
+        buy = sig.action in BUY_ACTIONS
         s = self.series
-        for sig in self._signals:
-            i = self.index_of(sig.ts_ns)
-            buy = sig.action in BUY_ACTIONS
-            y = s.low[i] * 0.999 if buy else s.high[i] * 1.001
-            spots.append({"pos": (i, y), "data": sig, "symbol": "t1" if buy else "t",
-                          "brush": pg.mkBrush(c.up if buy else c.down), "size": 12,
-                          "pen": pg.mkPen(c.foreground)})
-        self.signal_markers.setData(spots)
+        return float(s.low[i] * 0.999 if buy else s.high[i] * 1.001), buy
+
+    @staticmethod
+    def _place_fill(event: FillEvent, i: int) -> tuple[float, bool]:
+        return float(event.fill.price), event.fill.side is Side.BUY
 
     @staticmethod
     def _signal_tip(x: float, y: float, data: Any) -> str:
@@ -532,15 +602,10 @@ class ChartWidget(QWidget):
         return "\n".join(lines)
 
     def add_fills(self, events: Iterable[FillEvent]) -> None:
+        """Fills of this symbol as dots at their price on their bar (the last ``MARKER_CAP``)."""
         mine = [e for e in events if e.fill.symbol == self.symbol]
-        if not mine:
-            return
-        self._fills.extend(mine)
-        c = colours()
-        spots = [{"pos": (self.index_of(e.fill.ts_ns), float(e.fill.price)),
-                  "brush": pg.mkBrush(c.up if e.fill.side is Side.BUY else c.down),
-                  "pen": pg.mkPen(c.foreground)} for e in self._fills]
-        self.fill_markers.setData(spots)
+        if mine:
+            self.fill_layer.add(mine)
 
     def show_trades(self, trades: Iterable[Any]) -> None:
         """Backtest round trips as dashed segments from entry to exit (green won, red lost)."""

@@ -420,7 +420,7 @@ class LiveSession:
         return {
             "symbols": self.symbols,
             "replay": {"from": iso(start), "to": iso(end), "events": sum(events.values())},
-            **trading_summary(self.engine, self.runner, self._fills.fills),
+            **trading_summary(self.engine, self.runner, self._fills),
             "venue": {"broker": self.broker_name, "mode": self.mode, "live": self.broker.live,
                       "state": self.broker.state.value, "stopped_by": self.stopped_by,
                       "market_data": events, "left_open": list(self.left_open),

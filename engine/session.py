@@ -364,7 +364,7 @@ class TradingSession:
             "symbols": self.symbols,
             "replay": {"from": iso(self.replay_start_ns + 1), "to": iso(progress.ts_ns),
                        "events": progress.events},
-            **trading_summary(self.engine, self.runner, self._fills.fills),
+            **trading_summary(self.engine, self.runner, self._fills),
         }
 
 

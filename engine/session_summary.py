@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.models import OrderStatus
 from engine.models.events import FillEvent
 from engine.settings import strategy_params
 from engine.settings.model import Settings
@@ -22,19 +23,24 @@ ACCOUNT_FIELDS = ("currency", "cash", "equity", "realized_pnl", "unrealized_pnl"
 
 
 class FillCounter:
-    """Fills published on the engine's bus since the session was built."""
+    """Fills published on the engine's bus since the session was built, and the orders
+    that were already in the OMS then (restored from the journal of earlier runs)."""
 
     def __init__(self, engine: TradingEngine) -> None:
         self.fills = 0
+        self.orders_before = frozenset(o.client_order_id for o in engine.oms.orders())
         engine.bus.subscribe(FillEvent, self._count)
 
     def _count(self, _event: FillEvent) -> None:
         self.fills += 1
 
 
-def trading_summary(engine: TradingEngine, runner: StrategyRunner, fills: int) -> dict[str, Any]:
-    """Strategies, orders by state, fills, rejections by reason, accounts, positions."""
-    orders = engine.oms.orders()
+def trading_summary(engine: TradingEngine, runner: StrategyRunner,
+                    counter: FillCounter) -> dict[str, Any]:
+    """Strategies; this session's orders by state, fills, rejections by reason (pre-trade
+    risk, and the venue's); what was restored from earlier runs; accounts; positions."""
+    orders = [o for o in engine.oms.orders() if o.client_order_id not in counter.orders_before]
+    refused = Counter(_reason(o.reason) for o in orders if o.status is OrderStatus.REJECTED)
     accounts = {}
     for broker in engine.ledger.brokers():
         acct = engine.ledger.account(broker)
@@ -45,12 +51,20 @@ def trading_summary(engine: TradingEngine, runner: StrategyRunner, fills: int) -
     return {
         "strategies": {s.strategy_id: runner.state(s.strategy_id) for s in runner.strategies()},
         "orders": {"total": len(orders), **Counter(o.status.value for o in orders)},
-        "fills": fills,
+        "fills": counter.fills,
         "rejections": dict(engine.rejections),
+        "venue_rejections": dict(refused),
+        "restored": {"orders": len(counter.orders_before)},
         "accounts": accounts,
         "positions": positions,
         "kill_switch": {"latched": engine.kill_switch.latched},
     }
+
+
+def _reason(text: str) -> str:
+    # One line per kind of refusal: the venue's reason up to its first colon names it
+    # ("reduce-only order would open or increase a position"), the rest is particulars.
+    return (text or "no reason given").split(":")[0].strip()
 
 
 def session_params(settings: Settings, name: str, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,9 @@ def test_a_restart_goes_on_from_the_journal_without_losing_or_doubling_anything(
     two = asyncio.run(second.run_to_end())
     fills = second.journal.load_fills()
     assert len({f.fill_id for f in fills}) == len(fills) == one["fills"] + two["fills"]
+    # Each summary counts its own run's orders; the second also says what it restored.
+    assert two["restored"]["orders"] == one["orders"]["total"]
+    assert two["orders"]["total"] + one["orders"]["total"] == len(second.engine.oms.orders())
     assert second.engine.oms.quarantined == 0
     second.close()
 

@@ -7,7 +7,8 @@ machine-readable ``code`` and a human ``message``. Checks run cheapest first:
 code                   rule
 =====================  =====================================================
 kill_switch            the kill switch is latched (only its own orders pass)
-entries_blocked        daily loss / daily target / drawdown / VaR stopped new entries
+entries_blocked        daily loss / daily target / drawdown / VaR stopped new entries,
+                       or an entry gate stops them on this symbol (session-end flatten)
 unknown_symbol         no such instrument
 invalid_quantity       NaN, zero, negative or not a number
 lot_size               not a whole number of lots, or below the minimum
@@ -151,6 +152,7 @@ class PreTradeRisk:
         self.market = market
         self.kill_switch_latched = kill_switch_latched
         self.entries_blocked = entries_blocked
+        self._entry_gates: list[Callable[[str, str], str | None]] = []
         self._sent: deque[int] = deque()
         self._cancels: deque[int] = deque()
         self._recent: dict[tuple[object, ...], int] = {}
@@ -166,6 +168,11 @@ class PreTradeRisk:
             self._numbers_of = self.limits
         assert self._numbers_cache is not None
         return self._numbers_cache
+
+    def add_entry_gate(self, gate: Callable[[str, str], str | None]) -> None:
+        """``gate(broker, symbol)`` returns why new entries on that symbol must wait, or
+        ``None``; like ``entries_blocked`` but per symbol (orders that reduce still pass)."""
+        self._entry_gates.append(gate)
 
     # ---- bookkeeping the engine reports ---------------------------------------
     def order_sent(self, intent: OrderIntent, broker: str) -> None:
@@ -187,13 +194,20 @@ class PreTradeRisk:
             return parsed
         reducing = self._reduces_position(parsed)
         if not reducing and not privileged:
-            reason = self.entries_blocked(broker)
+            reason = self.entries_blocked(broker) or self._gated(broker, intent.symbol)
             if reason:
                 return Rejection("entries_blocked", f"new entries are stopped: {reason}")
         for rule in self._rules(privileged, reducing):
             rejection = rule(parsed)
             if rejection is not None:
                 return rejection
+        return None
+
+    def _gated(self, broker: str, symbol: str) -> str | None:
+        for gate in self._entry_gates:
+            reason = gate(broker, symbol)
+            if reason:
+                return reason
         return None
 
     def _rules(self, privileged: bool, reducing: bool) -> list[Callable[[_Order], Rejection | None]]:

@@ -170,11 +170,11 @@ class ChartWidget(QWidget):
         self.rsi.setYRange(0, 100)
         for level in (30, 70):
             self.rsi.addItem(pg.InfiniteLine(level, angle=0, pen=pg.mkPen(c.grid, style=Qt.PenStyle.DashLine)))
-        self.signal_layer = MarkerLayer(self.series, lambda sig: sig.ts_ns, self._place_signal,
-                                        symbols=("t1", "t"), size=12, hoverable=True,
-                                        tip=self._signal_tip)
-        self.fill_layer = MarkerLayer(self.series, lambda e: e.fill.ts_ns, self._place_fill,
-                                      symbols=("o", "o"), size=7)
+        self.signal_layer = MarkerLayer(self.price, self.series, lambda sig: sig.ts_ns,
+                                        self._place_signal, symbols=("t1", "t"), size=12,
+                                        z=1, hoverable=True, tip=self._signal_tip)
+        self.fill_layer = MarkerLayer(self.price, self.series, lambda e: e.fill.ts_ns,
+                                      self._place_fill, symbols=("o", "o"), size=7, z=2)
         self._marker_symbol = self.symbol  # whose markers the layers hold
         # Kept under these names for bench/soak_terminal.py, which counts them.
         self._signals, self._fills = self.signal_layer, self.fill_layer
@@ -182,8 +182,7 @@ class ChartWidget(QWidget):
                                           connect="pairs")
         self.trade_losses = pg.PlotDataItem(pen=pg.mkPen(c.down, width=2, style=Qt.PenStyle.DashLine),
                                             connect="pairs")
-        for item in (*self.signal_layer.items, *self.fill_layer.items,
-                     self.trade_wins, self.trade_losses):
+        for item in (self.trade_wins, self.trade_losses):
             self.price.addItem(item)
         pen = pg.mkPen(c.foreground, width=1, style=Qt.PenStyle.DotLine)
         self.vline = pg.InfiniteLine(angle=90, movable=False, pen=pen)

@@ -3,16 +3,15 @@
 A marker sits on the bar that holds its time (the bar ``i`` with
 ``ts[i] <= t < ts[i + 1]``). Bars before the last never move (the series only
 appends or rewrites its last bar), so a marker on one is *settled*: placed once
-and appended to one scatter item with ``addPoints``, which computes only the new
-spots. A marker on the last bar, or newer than it (a fill can arrive before the
-bar it happened in), is in the *tail*: a second, small item that is redrawn when
-the last bar changes, and whose markers move to the settled item once a newer bar
-closes theirs. A marker older than the first bar has no bar to sit on and is
-dropped.
+and appended with ``addPoints``. A marker on the last bar, or newer than it (a
+fill can arrive before the bar it happened in), is in the *tail*: a small item
+redrawn when the last bar changes, whose markers settle once a newer bar closes
+theirs. A marker older than the first bar has no bar to sit on and is dropped.
 
-At most ``cap`` markers are kept per layer. The oldest settled ones go in chunks
-of ``cap // 4`` (one rebuild of ``cap`` spots per ``cap // 4`` markers added, so
-the cost per marker stays constant), hence up to ``cap + cap // 4`` are drawn.
+Settled markers live in chunks of ``CHUNK`` spots, one scatter item each:
+``addPoints`` copies the whole item it appends to, so appending to a chunk costs
+the chunk, not the history, and the oldest markers go a whole chunk at a time
+(an item removed, nothing rebuilt). At most ``cap`` markers are kept per layer.
 """
 
 from __future__ import annotations
@@ -28,57 +27,64 @@ from widgets.chart.candles import BarSeries
 from widgets.theme import colours
 
 MARKER_CAP = 5_000
+CHUNK = 500
 
 # (record, bar index) -> (y, whether it is a buy): where and how a marker is drawn.
 Placer = Callable[[Any, int], tuple[float, bool]]
+Entry = tuple[Any, float, float, bool]  # record, x, y, buy
 
 
 class MarkerLayer:
-    """One kind of marker on the price plot: a settled item and a tail item."""
+    """One kind of marker on a plot: settled chunks and a tail item."""
 
-    def __init__(self, series: BarSeries, ts_of: Callable[[Any], int], place: Placer, *,
-                 symbols: tuple[str, str], size: int, cap: int = MARKER_CAP,
-                 **item_opts: Any) -> None:
+    def __init__(self, plot: pg.PlotItem, series: BarSeries, ts_of: Callable[[Any], int],
+                 place: Placer, *, symbols: tuple[str, str], size: int, z: float,
+                 cap: int = MARKER_CAP, **item_opts: Any) -> None:
+        self.plot = plot
         self.series = series
         self.ts_of = ts_of
         self.place = place
         self.symbols = symbols  # (buy, sell)
         self.size = size
+        self.z = z
         self.cap = cap
-        self.settled_item = pg.ScatterPlotItem(pxMode=True, **item_opts)
-        self.tail_item = pg.ScatterPlotItem(pxMode=True, **item_opts)
-        self._settled: deque[tuple[Any, float, float, bool]] = deque()  # record, x, y, buy
+        self.item_opts = item_opts
+        self._chunks: deque[tuple[pg.ScatterPlotItem, list[Entry]]] = deque()
+        self._settled = 0
+        self.tail_item = self._new_item()
         self._tail: deque[Any] = deque(maxlen=cap)
         self._tail_drawn: list[tuple[float, float, bool]] = []
         self.spots_built = 0  # spots computed and handed to pyqtgraph, ever
 
     def __len__(self) -> int:
-        return len(self._settled) + len(self._tail)
+        return self._settled + len(self._tail)
 
     @property
-    def items(self) -> tuple[pg.ScatterPlotItem, pg.ScatterPlotItem]:
-        return self.settled_item, self.tail_item
+    def items(self) -> list[pg.ScatterPlotItem]:
+        """Every scatter item, oldest markers first (the tail last)."""
+        return [item for item, _ in self._chunks] + [self.tail_item]
+
+    def points(self) -> list[Any]:
+        """Every drawn spot (pyqtgraph SpotItems), oldest first."""
+        return [p for item in self.items for p in item.points()]
 
     def positions(self) -> list[tuple[float, float]]:
-        """Where every drawn marker is, oldest first (settled, then tail)."""
-        return [(p.pos().x(), p.pos().y()) for item in self.items for p in item.points()]
+        return [(p.pos().x(), p.pos().y()) for p in self.points()]
 
     def records(self) -> list[Any]:
-        return [entry[0] for entry in self._settled] + list(self._tail)
+        return [e[0] for _, entries in self._chunks for e in entries] + list(self._tail)
 
     # ---- updates ---------------------------------------------------------------------
     def add(self, records: Iterable[Any]) -> None:
         """Place new markers: settled ones appended, the tail redrawn if it changed."""
-        settled: list[tuple[Any, float, float, bool]] = []
+        settled: list[Entry] = []
         tail_grew = False
         for rec in records:
             where = self._where(self.ts_of(rec))
-            if where == "drop":
-                continue
-            if where == "tail":
+            if where is None:
                 self._tail.append(rec)
                 tail_grew = True
-            else:
+            elif where >= 0:
                 settled.append(self._entry(rec, where))
         self._settle(settled)
         if tail_grew:
@@ -89,14 +95,14 @@ class MarkerLayer:
         if not self._tail and not force:
             return
         keep: list[Any] = []
-        settled: list[tuple[Any, float, float, bool]] = []
+        settled: list[Entry] = []
         for rec in self._tail:
             where = self._where(self.ts_of(rec))
-            if where == "tail":
+            if where is None:
                 keep.append(rec)
-            elif where != "drop":
+            elif where >= 0:
                 settled.append(self._entry(rec, where))
-        if settled:
+        if len(keep) != len(self._tail):
             self._tail = deque(keep, maxlen=self.cap)
             self._settle(settled)
         n = self.series.n
@@ -109,48 +115,53 @@ class MarkerLayer:
     def replace_all(self) -> None:
         """The bars were replaced (reload, other timeframe): place every kept marker again."""
         kept = self.records()
-        self._settled.clear()
-        self._tail.clear()
-        self._tail_drawn = []
-        self.settled_item.clear()
-        self.tail_item.clear()
+        self.clear()
         self.add(kept[-self.cap:])
 
     def clear(self) -> None:
-        self._settled.clear()
+        while self._chunks:
+            self.plot.removeItem(self._chunks.popleft()[0])
+        self._settled = 0
         self._tail.clear()
         self._tail_drawn = []
-        self.settled_item.clear()
         self.tail_item.clear()
 
     # ---- internals -------------------------------------------------------------------
-    def _where(self, ts: int) -> int | str:
-        """The bar index of a settled marker, or "tail", or "drop" (before the first bar)."""
+    def _new_item(self) -> pg.ScatterPlotItem:
+        item = pg.ScatterPlotItem(pxMode=True, **self.item_opts)
+        item.setZValue(self.z)
+        self.plot.addItem(item)
+        return item
+
+    def _where(self, ts: int) -> int | None:
+        """The bar of a settled marker, None for the tail, -1 before the first bar."""
         s = self.series
         n = s.n
         if n == 0 or ts >= s.ts[n - 1]:
-            return "tail"
+            return None
         if ts < s.ts[0]:
-            return "drop"
+            return -1
         return int(np.searchsorted(s.ts[:n], ts, side="right")) - 1
 
-    def _entry(self, rec: Any, i: int | str) -> tuple[Any, float, float, bool]:
-        y, buy = self.place(rec, int(i))
+    def _entry(self, rec: Any, i: int) -> Entry:
+        y, buy = self.place(rec, i)
         return rec, float(i), y, buy
 
-    def _settle(self, entries: list[tuple[Any, float, float, bool]]) -> None:
-        if not entries:
-            return
-        self._settled.extend(entries)
-        if len(self._settled) > self.cap + self.cap // 4:
-            while len(self._settled) > self.cap:
-                self._settled.popleft()
-            self._draw(self.settled_item, list(self._settled), append=False)
-        else:
-            self._draw(self.settled_item, entries, append=True)
+    def _settle(self, entries: list[Entry]) -> None:
+        while entries:
+            if not self._chunks or len(self._chunks[-1][1]) >= CHUNK:
+                self._chunks.append((self._new_item(), []))
+            item, held = self._chunks[-1]
+            take, entries = entries[: CHUNK - len(held)], entries[CHUNK - len(held):]
+            self._draw(item, take, append=True)
+            held.extend(take)
+            self._settled += len(take)
+        while self._settled > self.cap:  # the oldest chunk goes whole
+            item, held = self._chunks.popleft()
+            self.plot.removeItem(item)
+            self._settled -= len(held)
 
-    def _draw(self, item: pg.ScatterPlotItem,
-              entries: list[tuple[Any, float, float, bool]], append: bool) -> None:
+    def _draw(self, item: pg.ScatterPlotItem, entries: list[Entry], append: bool) -> None:
         self.spots_built += len(entries)
         if not entries:
             item.clear()

@@ -438,7 +438,7 @@ def _save_cached(cal: MarketCalendar) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # the stub types **kwds as allow_pickle
         os.replace(tmp, path)
     except OSError as exc:  # a read-only home is no reason to fail: only slower next time
         log.info("calendar cache not written (%s): %s", path, exc)

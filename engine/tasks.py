@@ -25,6 +25,10 @@ class TaskRunner(ABC):
               on_error: ErrorHandler | None = None) -> None:
         """Run ``coro``; report an exception to ``on_error`` (and the log), never raise."""
 
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every spawned command has finished (nothing to wait for inline)."""
+        return None
+
 
 class LoopRunner(TaskRunner):
     """Tasks on the running loop; keeps references so they are not collected early."""

@@ -25,6 +25,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from engine.bus import EventBus
 from engine.clock import Clock
@@ -237,7 +238,7 @@ class TradingEngine:
         )
         self.risk.order_sent(intent, broker_name)
         self._runner_for(broker).spawn(broker.place_order(order), f"place {order.client_order_id}",
-                                       on_error=lambda exc, o=order: self._place_failed(o, exc))
+                                       on_error=partial(self._place_failed, order))
         return SubmitResult(order=order)
 
     def _reject(self, intent: OrderIntent, broker: str, rejection: Rejection) -> SubmitResult:
@@ -382,7 +383,7 @@ class TradingEngine:
             log.exception("journaling the kill switch's cancels failed")
         for broker in self.brokers.values():
             self.runner.spawn(self._sweep_untracked(broker), f"sweep {broker.name}",
-                              on_error=lambda exc, b=broker.name: self.report_broker_error(b, exc))
+                              on_error=partial(self.report_broker_error, broker.name))
         return sent
 
     async def _sweep_untracked(self, broker: Broker) -> None:

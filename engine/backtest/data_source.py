@@ -32,8 +32,8 @@ from engine.data.io import CSV_SUFFIXES, PARQUET_SUFFIXES, check_timezone, parse
 from engine.errors import UserError
 from engine.models import Instrument, Timeframe
 from engine.storage import Database, bar_symbols, load_bars, load_instrument, to_ns
-from engine.strategy.base import MAX_WARMUP
 from engine.storage.database import resolve_url, sqlite_file
+from engine.strategy.base import MAX_WARMUP
 
 BUNDLED_KRX = "005930"
 HISTORY_BARS = MAX_WARMUP + 10  # the most any strategy warms up on

@@ -56,6 +56,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -261,7 +262,8 @@ class ReplayFeed:
                               "pass one per symbol so prices land on valid ticks")
         self.symbols = symbols
         sources: list[Iterator[Event]] = []
-        self._first_ns, self._last_ns = None, None
+        self._first_ns: int | None = None
+        self._last_ns: int | None = None
         for k, symbol in enumerate(symbols):
             inst = insts[symbol]
             bars = _bars_array(symbol, frames[symbol], start_ns, end_ns) \
@@ -446,7 +448,7 @@ class ReplayFeed:
         return random.Random((self.seed << 96) ^ (symbol_crc << 64) ^ (ts_ns & (2**64 - 1)))
 
     def _bar_events(self, k: int, symbol: str, inst: Instrument,
-                    bars: tuple[np.ndarray, ...]) -> Iterator[Event]:
+                    bars: BarArrays) -> Iterator[Event]:
         ts_arr, o_arr, h_arr, l_arr, c_arr, v_arr, n_arr, w_arr, bad = bars
         tf_ns, tf = self.timeframe.ns, self.timeframe.name
         ladder = _Ladder(inst, self.book_levels + 1)
@@ -498,7 +500,7 @@ class ReplayFeed:
 
     def _trade_events(self, k: int, symbol: str, inst: Instrument,
                       trades: tuple[np.ndarray, ...],
-                      bars: tuple[np.ndarray, ...] | None) -> Iterator[Event]:
+                      bars: BarArrays | None) -> Iterator[Event]:
         ts_arr, px_arr, size_arr, side_arr = trades
         ladder = _Ladder(inst, self.book_levels + 1)
         crc = zlib.crc32(symbol.encode())
@@ -553,7 +555,7 @@ class ReplayFeed:
             seq += 1
             pending_bar = next(bar_iter, None)
 
-    def _closed_bars(self, symbol: str, bars: tuple[np.ndarray, ...]) -> Iterator[tuple[int, Bar]]:
+    def _closed_bars(self, symbol: str, bars: BarArrays) -> Iterator[tuple[int, Bar]]:
         ts_arr, o_arr, h_arr, l_arr, c_arr, v_arr, n_arr, w_arr, _ = bars
         tf_ns, tf = self.timeframe.ns, self.timeframe.name
         for i in range(len(ts_arr)):
@@ -624,8 +626,13 @@ def _window(ts: np.ndarray, start_ns: int | None, end_ns: int | None) -> slice:
     return slice(lo, hi)
 
 
+# ts, open, high, low, close, volume, trades, vwap (the good bars), and how many were bad.
+BarArrays: TypeAlias = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                             np.ndarray, np.ndarray, np.ndarray, int]
+
+
 def _bars_array(symbol: str, df: pd.DataFrame, start_ns: int | None,
-                end_ns: int | None) -> tuple[np.ndarray, ...]:
+                end_ns: int | None) -> BarArrays:
     ts = _index_ns(symbol, df, "the bar frame")
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:

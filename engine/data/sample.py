@@ -21,7 +21,7 @@ import gzip
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 
 import numpy as np
@@ -278,7 +278,7 @@ def _demo_universe(days: int) -> tuple[DemoSymbol, ...]:
     end = last.strftime("%Y-%m-%d")
     out = [DemoSymbol(us_stock(s, name=f"{s} (synthetic intraday)"),
                       f"{s}: real daily bars {first}..{end}, synthetic minutes",
-                      lambda s=s: synthetic_intraday(s, first, end))
+                      partial(synthetic_intraday, s, first, end))
            for s in SAMPLE_SYMBOLS]
     krx = krx_stock("005930", name="Samsung Electronics (synthetic)")
     out.append(DemoSymbol(krx, "005930: a fully synthetic KRX stock on the XKRX calendar",

@@ -514,5 +514,5 @@ def _plain(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
     if hasattr(value, "value") and not isinstance(value, (int, float, str)):
-        return value.value  # type: ignore[attr-defined]
+        return value.value
     return value

@@ -103,8 +103,8 @@ def classify(fit: GarchFit | None, closes: np.ndarray, trend_threshold: float = 
         return Regime("unknown", trend, float("nan"), er)
     current = fit.forecast_vol if vol is None else vol
     pct = float((fit.conditional_vol < current).mean() * 100)
-    vol = "low" if pct < 33.3 else "high" if pct > 66.7 else "normal"
-    return Regime(vol, trend, pct, er)
+    level = "low" if pct < 33.3 else "high" if pct > 66.7 else "normal"
+    return Regime(level, trend, pct, er)
 
 
 class RegimeDetector:

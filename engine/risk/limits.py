@@ -85,7 +85,7 @@ class RiskLimits:
     def from_settings(cls, section: object) -> RiskLimits:
         """Build from ``settings.risk`` (any object with these attribute names)."""
         values = {f.name: getattr(section, f.name) for f in fields(cls) if hasattr(section, f.name)}
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def _stats():  # type: ignore[no-untyped-def]
+def _stats():
     """scipy.stats, imported on first use: it costs ~1 s at the terminal's launch."""
     from scipy import stats
 

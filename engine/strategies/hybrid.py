@@ -255,7 +255,8 @@ class HybridStrategy(Strategy):
             scores = {"buy_score": buy_score, "sell_score": sell_score}
             if prediction is not None:
                 scores["predicted_return"] = prediction.predicted_return
-            self.signal(action, price, components, **scores)
+            # mypy cannot tell these keys from ``symbol``; they are score names.
+            self.signal(action, price, components, **scores)  # type: ignore[arg-type]
         return action
 
     def _can_open(self, price: float) -> bool:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from engine.execution.intents import OrderIntent, Rejection, SubmitResult
 from engine.models import (
@@ -69,7 +69,7 @@ class Strategy:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    timeframe: ClassVar[str] = "1m"
+    timeframe: str = "1m"  # the bars on_bar receives; a backtest or the runner may set it
     params: ClassVar[dict[str, Param]] = {}
     # Size multiplier set by a StrategyManager (adaptive allocation); 1 = as declared.
     allocation: float = 1.0
@@ -184,7 +184,7 @@ class Strategy:
             return SubmitResult(rejection=Rejection("warming_up", "no orders while warming up"))
         inst = self.engine.instruments.find(sym)
         if inst is not None:
-            rounding = "down" if side is Side.BUY else "up"
+            rounding: Literal["down", "up"] = "down" if side is Side.BUY else "up"
             if price is not None:
                 price = inst.snap_price(price, rounding)
             if stop is not None:

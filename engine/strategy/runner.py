@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.clock import Timer
 from engine.models import Bar, FillEvent, Tick
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.trading import TradingEngine
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 NS = 1_000_000_000
 
 
@@ -198,11 +199,8 @@ class StrategyRunner:
             self.failures.append(StrategyFailure(sid, hook, self.engine.clock.now_ns(), error))
 
     def _unroute(self, strategy: Strategy) -> None:
-        for routes in (self._bar_routes, self._tick_routes):
-            for key in list(routes):
-                routes[key] = [s for s in routes[key] if s is not strategy]
-                if not routes[key]:
-                    del routes[key]
+        _drop(self._bar_routes, strategy)
+        _drop(self._tick_routes, strategy)
 
     def _set_state(self, strategy: Strategy, state: str, detail: str = "") -> None:
         self._states[strategy.strategy_id] = state
@@ -212,6 +210,13 @@ class StrategyRunner:
     @staticmethod
     def _state_key(strategy: Strategy) -> str:
         return f"strategy:{strategy.strategy_id}"
+
+
+def _drop(routes: dict[K, list[Strategy]], strategy: Strategy) -> None:
+    for key in list(routes):
+        routes[key] = [s for s in routes[key] if s is not strategy]
+        if not routes[key]:
+            del routes[key]
 
 
 def _pin_params(strategy: Strategy) -> None:

@@ -317,7 +317,7 @@ class Execution:
             waiting = t.algo and not t.order_id  # a stop not triggered: cancel the algo order
             try:
                 if waiting:
-                    params = {"trigger": True} if t.algo_id else \
+                    params: dict[str, object] = {"trigger": True} if t.algo_id else \
                         {"origClientOrderId": t.cid, "trigger": True}
                     answer = await self.b.exchange.cancel_order(t.algo_id or None, t.symbol,
                                                                 params)

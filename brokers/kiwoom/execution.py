@@ -188,10 +188,10 @@ class KiwoomBroker(Broker):
         except UserError as exc:
             self._set_state(ConnectionState.FAILED, str(exc))
             raise
-        options = dict(backoff_initial=self.config.restart_backoff_s,
-                       backoff_max=self.config.restart_backoff_max_s,
-                       health_interval=self.config.health_interval_s,
-                       max_restarts=self.config.max_restarts)
+        options: dict[str, Any] = dict(backoff_initial=self.config.restart_backoff_s,
+                                       backoff_max=self.config.restart_backoff_max_s,
+                                       health_interval=self.config.health_interval_s,
+                                       max_restarts=self.config.max_restarts)
         options.update(self._supervisor_options)
         self.supervisor = BridgeSupervisor(
             self._make_launcher(), on_event=self._on_event, on_up=self._on_bridge_up,
@@ -803,8 +803,9 @@ class KiwoomBroker(Broker):
             holdings = await self._load_holdings()
         except BridgeError as exc:
             raise BrokerError(f"Kiwoom: {exc}") from None
-        value = sum(Decimal(h.last * h.qty) for h in holdings.values())
-        pnl = sum(Decimal(h.pnl) for h in holdings.values())
+        # Decimal starts: no holdings gives Decimal 0, not int 0, as Account declares.
+        value = sum((Decimal(h.last * h.qty) for h in holdings.values()), Decimal(0))
+        pnl = sum((Decimal(h.pnl) for h in holdings.values()), Decimal(0))
         return [Account(broker=self.name, currency="KRW", cash=Decimal(deposit.cash),
                         equity=Decimal(deposit.cash) + value, unrealized_pnl=pnl,
                         buying_power=Decimal(deposit.orderable), updated_ns=self.clock.now_ns())]

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -150,9 +150,12 @@ def trade_tick(code: str, fids: RealFields, now_ns: int) -> Tick | None:
             raw_price, raw_volume, raw_time = fids["10"], fids["15"], fids["20"]
             raw_cumulative = fids.get("13", "")
         else:
+            # ``type() is dict`` (not isinstance) keeps the hot path cheap; anything else
+            # is taken as the value list (a dict subclass then fails the lookup: None).
+            values = cast("list[str]", fids)
             at = _TRADE_AT
-            raw_price, raw_volume, raw_time = fids[at[10]], fids[at[15]], fids[at[20]]
-            raw_cumulative = fids[at[13]]
+            raw_price, raw_volume, raw_time = values[at[10]], values[at[15]], values[at[20]]
+            raw_cumulative = values[at[13]]
         price = to_price(raw_price)
         volume = to_int(raw_volume)
         hhmmss = raw_time.strip()
@@ -172,7 +175,8 @@ def best_quotes(fids: RealFields) -> tuple[float, float] | None:
     try:
         if type(fids) is dict:
             return float(to_price(fids["27"])), float(to_price(fids["28"]))
-        return float(to_price(fids[_TRADE_AT[27]])), float(to_price(fids[_TRADE_AT[28]]))
+        values = cast("list[str]", fids)
+        return float(to_price(values[_TRADE_AT[27]])), float(to_price(values[_TRADE_AT[28]]))
     except (KeyError, IndexError, ValueError, TypeError):
         return None
 
@@ -206,12 +210,13 @@ def order_book(code: str, fids: RealFields, now_ns: int, depth: int = 10,
             bids = _levels(zip([fids[k] for k in _BID_PRICE_KEYS[:depth]],
                                [fids[k] for k in _BID_QTY_KEYS[:depth]], strict=True), cache)
         else:
-            if len(fids) != _BOOK_LEN:
+            values = cast("list[str]", fids)
+            if len(values) != _BOOK_LEN:
                 return None
-            raw_time = fids[_BOOK_AT[21]]
+            raw_time = values[_BOOK_AT[21]]
             ap, aq, bp, bq = _BOOK_AT[41], _BOOK_AT[61], _BOOK_AT[51], _BOOK_AT[71]
-            asks = _levels(zip(fids[ap:ap + depth], fids[aq:aq + depth], strict=True), cache)
-            bids = _levels(zip(fids[bp:bp + depth], fids[bq:bq + depth], strict=True), cache)
+            asks = _levels(zip(values[ap:ap + depth], values[aq:aq + depth], strict=True), cache)
+            bids = _levels(zip(values[bp:bp + depth], values[bq:bq + depth], strict=True), cache)
         ts = event_ts_ns(raw_time, now_ns)
     except (KeyError, ValueError, AttributeError, TypeError):
         return None

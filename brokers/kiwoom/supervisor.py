@@ -372,8 +372,8 @@ class BridgeSupervisor:
             self._set("running", f"bridge pid {endpoint.pid}")
             self._settle_first(None)
             health = asyncio.get_running_loop().create_task(self._health(client))
-            done, _ = await asyncio.wait({exited, closed, health},
-                                         return_when=asyncio.FIRST_COMPLETED)
+            ends: set[asyncio.Future[Any]] = {exited, closed, health}  # three result types
+            done, _ = await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
             if exited in done:
                 return f"the bridge exited (code {exited.result()})"
             if closed in done:

@@ -447,7 +447,7 @@ class PaperBroker(Broker):
         wo.expire_ns = session_end_ns(calendar, now)
         if wo.expire_ns >= NEVER:
             return f"no session of {calendar.name} is known after now: DAY orders cannot expire"
-        wo.timer = self.clock.call_at(wo.expire_ns, lambda _now, w=wo: self._session_closed(w),
+        wo.timer = self.clock.call_at(wo.expire_ns, lambda _now: self._session_closed(wo),
                                       name=f"{self.name}: DAY expiry {wo.cid}")
         return ""
 

@@ -34,7 +34,7 @@ PROG_ID = "KHOPENAPI.KHOpenAPICtrl.1"
 def _tr_metadata() -> Callable[[str], dict[str, Any] | None] | None:
     """pykiwoom's reader of the control's TR files (C:/OpenAPI/data/*.enc), if present."""
     try:
-        from pykiwoom import parser  # type: ignore[import-not-found]
+        from pykiwoom import parser
     except Exception:
         return None
     cache: dict[str, dict[str, Any] | None] = {}
@@ -76,9 +76,9 @@ class _IoThread(threading.Thread):
 
 
 def run_ocx_bridge(token: str, *, limits: BridgeLimits | None = None) -> int:
-    from PyQt5.QAxContainer import QAxWidget  # type: ignore[import-not-found]
-    from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal  # type: ignore[import-not-found]
-    from PyQt5.QtWidgets import QApplication  # type: ignore[import-not-found]
+    from PyQt5.QAxContainer import QAxWidget
+    from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
+    from PyQt5.QtWidgets import QApplication
 
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)

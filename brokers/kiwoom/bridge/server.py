@@ -29,7 +29,7 @@ MAX_BUFFERED_BYTES = 16 * 1024 * 1024
 
 
 class BridgeServer:
-    def __init__(self, token: str, *, post: Callable[[Callable[[], None]], None],
+    def __init__(self, token: str, *, post: Callable[[Callable[[], None]], object],
                  on_request: Callable[[P.Message], None],
                  on_client: Callable[[bool], None],
                  host: str = "127.0.0.1", port: int = 0,

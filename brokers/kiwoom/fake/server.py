@@ -576,7 +576,7 @@ class FakeKiwoomServer:
 
     def daily_bars(self, code: str, until: date) -> list[dict[str, int | str]]:
         """Newest first, as opt10081 returns them."""
-        rows = []
+        rows: list[dict[str, int | str]] = []
         for day in self._trading_days(until, self.history_days):
             x = day.toordinal()
             o, h, low, c = self._ohlc(code, x - 0.9, x)
@@ -587,7 +587,7 @@ class FakeKiwoomServer:
 
     def minute_bars(self, code: str, minutes: int) -> list[dict[str, int | str]]:
         """Newest first; labelled with the bar's end time, as opt10080 does."""
-        rows = []
+        rows: list[dict[str, int | str]] = []
         for day in self._trading_days(self.now().date(), self.minute_days, include_until=False):
             start = datetime.combine(day, SESSION_OPEN)
             ends = list(range(minutes, SESSION_MINUTES, minutes)) + [SESSION_MINUTES]

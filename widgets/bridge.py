@@ -102,16 +102,16 @@ class EngineBridge(QObject):
         """Emit everything gathered since the last flush (the timer calls this)."""
         self.flushes += 1
         if self._ticks:
-            batch = list(self._ticks)
+            ticks = list(self._ticks)
             self._ticks.clear()
-            self.ticks.emit(batch)
+            self.ticks.emit(ticks)
         if self._books:
             books, self._books = self._books, {}
             self.books.emit(books)
         if self._bars:
-            batch = list(self._bars)
+            bars = list(self._bars)
             self._bars.clear()  # the bus holds this list's append: keep the object
-            self.bars.emit(batch)
+            self.bars.emit(bars)
         if self._forming:
             forming, self._forming = self._forming, {}
             self.forming.emit(forming)
@@ -119,24 +119,24 @@ class EngineBridge(QObject):
             orders, self._orders = self._orders, {}
             self.orders.emit(list(orders.values()))
         if self._fills:
-            batch = list(self._fills)
+            fills = list(self._fills)
             self._fills.clear()  # the bus holds this list's append: keep the object
-            self.fills.emit(batch)
+            self.fills.emit(fills)
         if self._positions:
             positions, self._positions = self._positions, {}
             self.positions.emit(list(positions.values()))
         if self._risk:
-            batch = list(self._risk)
+            risk = list(self._risk)
             self._risk.clear()  # the bus holds this list's append: keep the object
-            self.risk_events.emit(batch)
+            self.risk_events.emit(risk)
         if self._strategy_states:
-            batch = list(self._strategy_states)
+            states = list(self._strategy_states)
             self._strategy_states.clear()  # the bus holds this list's append: keep the object
-            self.strategy_states.emit(batch)
+            self.strategy_states.emit(states)
         if self._signals:
-            batch = list(self._signals)
+            signals = list(self._signals)
             self._signals.clear()  # the bus holds this list's append: keep the object
-            self.strategy_signals.emit(batch)
+            self.strategy_signals.emit(signals)
         self.refreshed.emit()
 
     def close(self) -> None:

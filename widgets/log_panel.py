@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -85,7 +85,7 @@ class LogPanel(QWidget):
 
     @property
     def threshold(self) -> int:
-        return logging.getLevelName(self.level.currentText())  # type: ignore[no-any-return]
+        return logging.getLevelName(self.level.currentText())  # a known name: its number
 
     def append(self, line: LogLine) -> None:
         self.lines.append(line)
@@ -117,7 +117,7 @@ class LogPanel(QWidget):
         self.lines.clear()
         self.view.clear()
 
-    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self._owns_handler:
             logging.getLogger().removeHandler(self.handler)
         super().closeEvent(event)

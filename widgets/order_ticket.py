@@ -11,6 +11,7 @@ itself while the kill switch is latched or the broker is not connected.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -26,7 +27,15 @@ from PySide6.QtWidgets import (
 )
 
 from engine.execution.intents import OrderIntent, Rejection, SubmitResult
-from engine.models import ConnectionState, OrderSource, OrderType, Side, TimeInForce, to_decimal
+from engine.models import (
+    ConnectionState,
+    Order,
+    OrderSource,
+    OrderType,
+    Side,
+    TimeInForce,
+    to_decimal,
+)
 from widgets.context import AppContext
 
 _FIELD_OF_CODE = {
@@ -228,9 +237,9 @@ class OrderTicket(QWidget):
             return None
         result = self.ctx.engine.submit(self.intent(side))
         if result.accepted:
-            order = result.order
-            self._show_verdict(f"Sent {side.value} {order.quantity} {order.symbol}: "  # type: ignore[union-attr]
-                               f"{order.client_order_id}", ok=True)  # type: ignore[union-attr]
+            order = cast(Order, result.order)  # SubmitResult types it object; accepted: an Order
+            self._show_verdict(f"Sent {side.value} {order.quantity} {order.symbol}: "
+                               f"{order.client_order_id}", ok=True)
         else:
             assert result.rejection is not None
             field = _FIELD_OF_CODE.get(result.rejection.code)

@@ -8,6 +8,10 @@ import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +23,7 @@ def _ensure_platform() -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def _set_icon(app) -> None:  # type: ignore[no-untyped-def]
+def _set_icon(app: QApplication) -> None:
     from importlib import resources
 
     from PySide6.QtGui import QIcon
@@ -38,7 +42,8 @@ def run_gui(args: argparse.Namespace) -> int:
     from terminal.composition import build_window
     from widgets.theme import apply_theme
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    # instance() is typed QCoreApplication; the one this process makes is a QApplication.
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("Trading Terminal")
     app.setOrganizationName("trading-terminal")
     app.setDesktopFileName("trading-terminal")

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -31,6 +32,11 @@ from widgets.context import AppContext
 from widgets.kill_switch import KILL_SHORTCUT, KillSwitchBanner, KillSwitchButton
 from widgets.status_bar import TerminalStatusBar
 from widgets.theme import apply_theme, current_theme
+
+if TYPE_CHECKING:
+    from engine.settings.model import Settings
+    from widgets.notifications import Notifier
+    from widgets.replay_controls import ReplayControls
 
 log = logging.getLogger(__name__)
 LAYOUT_VERSION = 1
@@ -49,6 +55,9 @@ class PanelSpec:
 
 class MainWindow(QMainWindow):
     closed = Signal()  # after the layout is saved: the terminal stops the session
+    # Set by terminal.composition._wire; replay_controls in paper mode only.
+    notifier: Notifier
+    replay_controls: ReplayControls
     def __init__(
         self,
         ctx: AppContext,
@@ -137,10 +146,11 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        settings_action = QAction("&Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        settings_action = QAction("&Settings…", self,
+                                  shortcut=QKeySequence(QKeySequence.StandardKey.Preferences))
         settings_action.triggered.connect(self.open_settings)
         file_menu.addAction(settings_action)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         self.file_menu = file_menu
@@ -187,7 +197,7 @@ class MainWindow(QMainWindow):
         dialog.settings_changed.connect(self._settings_saved)
         dialog.exec()
 
-    def _settings_saved(self, settings: object) -> None:
+    def _settings_saved(self, settings: Settings) -> None:
         from engine.settings import portfolio_limits, risk_limits
 
         self.ctx.settings = settings
@@ -227,7 +237,11 @@ class MainWindow(QMainWindow):
 
     def restore_layout(self) -> bool:
         store = self._settings()
-        if store is None or int(store.value("layout_version", 0) or 0) != LAYOUT_VERSION:
+        if store is None:
+            return False
+        # QSettings.value() is typed object: an INI file gives the number back as text.
+        version = cast("str | int", store.value("layout_version", 0) or 0)
+        if int(version) != LAYOUT_VERSION:
             return False
         geometry, state = store.value("geometry"), store.value("state")
         if isinstance(geometry, QByteArray):
@@ -249,7 +263,7 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
 
-    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.save_layout()
         super().closeEvent(event)
         self.closed.emit()

@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("desktop", help="add or remove the Linux desktop menu launcher")
     parser.add_argument("action", choices=["install", "uninstall"])
     parser.set_defaults(func=_run)

@@ -37,7 +37,7 @@ from engine.storage import Database
 from terminal.commands._args import assignments
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("paper", help="run a headless paper session on the replay feed",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--strategy", action="append", default=[], metavar="NAME",

@@ -138,8 +138,14 @@ async def check(settings: Settings, name: str, timeout: float,
     from engine.models import ConnectionState, ConnectionStateChanged
     from engine.settings.secrets import redact
 
-    bus, details = EventBus(), []
-    bus.subscribe(ConnectionStateChanged, lambda e: e.detail and details.append(e.detail))
+    bus = EventBus()
+    details: list[str] = []  # the broker's state details, newest last
+
+    def note(event: ConnectionStateChanged) -> None:
+        if event.detail:
+            details.append(event.detail)
+
+    bus.subscribe(ConnectionStateChanged, note)
     started = time.monotonic()
     try:
         broker = create_broker(name, name=name, bus=bus, clock=LiveClock(),
@@ -231,7 +237,7 @@ def _print(venues: list[Venue], checks: dict[str, Check], checked: bool) -> None
         print(line)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("venues", help="list the configured brokers; --check connects them",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", action="store_true",

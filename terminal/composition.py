@@ -104,9 +104,12 @@ def _wire(window: MainWindow) -> None:
     from PySide6.QtWidgets import QScrollArea
 
     from widgets.notifications import Notifier
+    from widgets.order_ticket import OrderTicket
     from widgets.replay_controls import ReplayControls
 
     book, ticket = window.panels.get("book"), window.panels.get("ticket")
+    if not isinstance(ticket, OrderTicket):
+        ticket = None  # absent, or a panel that failed to start (shown as its error)
     chart, backtest = window.panels.get("chart"), window.panels.get("backtest")
     if isinstance(backtest, QScrollArea):
         backtest = backtest.widget()  # the panel scrolls inside its dock

@@ -11,7 +11,6 @@ itself while the kill switch is latched or the broker is not connected.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import cast
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
 from engine.execution.intents import OrderIntent, Rejection, SubmitResult
 from engine.models import (
     ConnectionState,
-    Order,
     OrderSource,
     OrderType,
     Side,
@@ -236,8 +234,8 @@ class OrderTicket(QWidget):
         if not self.buy_button.isEnabled():
             return None
         result = self.ctx.engine.submit(self.intent(side))
-        if result.accepted:
-            order = cast(Order, result.order)  # SubmitResult types it object; accepted: an Order
+        order = result.order
+        if order is not None:
             self._show_verdict(f"Sent {side.value} {order.quantity} {order.symbol}: "
                                f"{order.client_order_id}", ok=True)
         else:

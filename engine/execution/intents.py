@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.models import OrderSource, OrderType, Side, TimeInForce
+from engine.models import Order, OrderSource, OrderType, Side, TimeInForce
 from engine.models.numbers import Number
 
 
@@ -48,7 +48,7 @@ class Rejection:
 class SubmitResult:
     """The outcome of ``TradingEngine.submit``: an order on its way, or a rejection."""
 
-    order: object | None = None  # engine.models.Order when accepted
+    order: Order | None = None  # set when accepted
     rejection: Rejection | None = None
 
     @property

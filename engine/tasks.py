@@ -77,6 +77,22 @@ class InlineRunner(TaskRunner):
                              "complete without waiting"), what, on_error)
 
 
+class SingleFlight:
+    """At most one run of a coroutine at a time: a caller that arrives while one runs
+    waits for it instead of starting another (a broker's reconciliation).
+
+    The run is shielded, so a caller that is cancelled does not cancel it for the others.
+    """
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(start())
+        await asyncio.shield(self.task)
+
+
 def _report(exc: BaseException, what: str, on_error: ErrorHandler | None) -> None:
     if on_error is not None:
         try:

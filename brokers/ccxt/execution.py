@@ -70,6 +70,7 @@ from engine.models import (
     Side,
     TimeInForce,
 )
+from engine.tasks import SingleFlight
 
 if TYPE_CHECKING:
     from brokers.ccxt.broker import CcxtBroker
@@ -135,7 +136,7 @@ class Execution:
         self.reconciles = 0
         self.gap_fetches = 0
         self._gaps: dict[str, asyncio.Task[None]] = {}
-        self._reconcile_task: asyncio.Task[None] | None = None
+        self._reconciling = SingleFlight()  # a reconcile asked for while one runs joins it
         self._tasks: set[asyncio.Task[Any]] = set()
         self.algo = AlgoOrders(self)
 
@@ -616,11 +617,7 @@ class Execution:
 
     async def reconcile(self, why: str) -> None:
         """Bring our view in line with the venue's (single flight: joins a running one)."""
-        if self._reconcile_task is not None and not self._reconcile_task.done():
-            await asyncio.shield(self._reconcile_task)
-            return
-        self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile(why))
-        await asyncio.shield(self._reconcile_task)
+        await self._reconciling.run(lambda: self._reconcile(why))
 
     async def _reconcile(self, why: str) -> None:
         full = why != "periodic" or self.reconciles % FULL_SWEEP_EVERY == 0
@@ -781,8 +778,8 @@ class Execution:
 
     async def close(self) -> None:
         tasks = [*self._tasks, *self._gaps.values()]
-        if self._reconcile_task is not None:
-            tasks.append(self._reconcile_task)
+        if self._reconciling.task is not None:
+            tasks.append(self._reconciling.task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -86,6 +86,7 @@ from engine.models import (
     Side,
     TimeInForce,
 )
+from engine.tasks import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class KiwoomBroker(Broker):
         self.reconciles = 0
         self.logins = 0
         self._parked: dict[str, list[dict[str, str]]] = {}
-        self._reconcile_task: asyncio.Task[None] | None = None
+        self._reconciling = SingleFlight()  # a reconcile asked for while one runs joins it
         self._reconcile_timer: Timer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._connected_once = False
@@ -824,11 +825,7 @@ class KiwoomBroker(Broker):
 
     async def reconcile(self, why: str) -> None:
         """Bring our view in line with Kiwoom's: cash, holdings, orders, missed fills."""
-        if self._reconcile_task is not None and not self._reconcile_task.done():
-            await asyncio.shield(self._reconcile_task)
-            return
-        self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile(why))
-        await asyncio.shield(self._reconcile_task)
+        await self._reconciling.run(lambda: self._reconcile(why))
 
     async def _reconcile(self, why: str) -> None:
         asked_ns = self.clock.now_ns()

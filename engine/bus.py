@@ -107,8 +107,7 @@ class EventBus:
         """Whether anything would receive an ``event_type``: publishers of costly,
         optional events (the OMS's per-order ``OrderEvent``s, which a backtest has no
         subscriber for) skip building them when nothing listens."""
-        route = self._routes.get(event_type)
-        return bool(route if route is not None else self.handlers_for(event_type))
+        return bool(self.handlers_for(event_type))
 
     # ---- publication --------------------------------------------------------
     def publish(self, event: object) -> None:

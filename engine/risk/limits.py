@@ -58,6 +58,7 @@ from engine.models import (
 )
 from engine.models.numbers import ZERO
 from engine.portfolio.ledger import Ledger
+from engine.risk.derived import Derived
 
 NS = 1_000_000_000
 _PRIVILEGED = frozenset({OrderSource.KILL_SWITCH, OrderSource.RISK})
@@ -156,18 +157,13 @@ class PreTradeRisk:
         self._sent: deque[int] = deque()
         self._cancels: deque[int] = deque()
         self._recent: dict[tuple[object, ...], int] = {}
-        self._numbers_of: RiskLimits | None = None
-        self._numbers_cache: _Numbers | None = None
+        self._derived: Derived[RiskLimits, _Numbers] = Derived(_Numbers.of)
         self._rule_sets: dict[tuple[bool, bool], list[Callable[[_Order], Rejection | None]]] = {}
 
     @property
     def _numbers(self) -> _Numbers:
         """The limits as Decimals, rebuilt when ``limits`` is replaced (settings applied)."""
-        if self._numbers_of is not self.limits:
-            self._numbers_cache = _Numbers.of(self.limits)
-            self._numbers_of = self.limits
-        assert self._numbers_cache is not None
-        return self._numbers_cache
+        return self._derived.of(self.limits)
 
     def add_entry_gate(self, gate: Callable[[str, str], str | None]) -> None:
         """``gate(broker, symbol)`` returns why new entries on that symbol must wait, or

@@ -42,6 +42,7 @@ import numpy as np
 from engine.instruments import InstrumentRegistry
 from engine.models import Bar, FillEvent, OrderSource, Tick, to_decimal
 from engine.models.numbers import ZERO
+from engine.risk.derived import Derived
 from engine.risk.drawdown import DrawdownTracker
 from engine.risk.var import historical_var
 from engine.trading import TradingEngine
@@ -151,8 +152,7 @@ class PortfolioRiskMonitor:
         self._flattened_sessions: dict[str, int] = {}
         self._day_cache: tuple[int, date] | None = None  # (minute, trading day)
         self._session_close: dict[str, tuple[int, int]] = {}  # symbol -> (known since, close)
-        self._numbers_of: PortfolioLimits | None = None
-        self._numbers_cache: _Numbers | None = None
+        self._derived: Derived[PortfolioLimits, _Numbers] = Derived(_Numbers.of)
         engine.risk.add_entry_gate(self._session_end_gate)
         engine.bus.subscribe(FillEvent, self._on_fill)
         engine.bus.subscribe(Bar, self._on_bar)
@@ -161,11 +161,7 @@ class PortfolioRiskMonitor:
     @property
     def _numbers(self) -> _Numbers:
         """The limits as nanoseconds, rebuilt when ``limits`` is replaced (settings applied)."""
-        if self._numbers_of is not self.limits:
-            self._numbers_cache = _Numbers.of(self.limits)
-            self._numbers_of = self.limits
-        assert self._numbers_cache is not None
-        return self._numbers_cache
+        return self._derived.of(self.limits)
 
     # ---- status -------------------------------------------------------------
     def status(self, broker: str) -> DailyStatus:

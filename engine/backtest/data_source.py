@@ -153,12 +153,20 @@ def _within(data: DataSet, span: TimeRange) -> DataSet:
                 if data.bars else "no bars")
         raise UserError(f"no {data.timeframe} bars of {data.symbol} {span.text} in "
                         f"{data.origin}; it has {have}")
-    before = [data.frame[data.frame.index < frame.index[0]]]
-    if data.history is not None:
-        before.insert(0, data.history[data.history.index < frame.index[0]])
-    history = pd.concat(before).tail(HISTORY_BARS) if any(len(b) for b in before) else None
+    first = frame.index[0]
+    earlier = None if data.history is None else data.history[data.history.index < first]
+    history = warmup_history(earlier, data.frame[data.frame.index < first])
     return DataSet(data.symbol, data.timeframe, frame, data.origin, data.instrument,
                    data.synthetic, history)
+
+
+def warmup_history(*parts: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The last HISTORY_BARS bars of ``parts`` (oldest first), or None if they hold none:
+    what a run warms its strategy up on."""
+    held = [p for p in parts if p is not None and len(p)]
+    if not held:
+        return None
+    return (held[0] if len(held) == 1 else pd.concat(held)).tail(HISTORY_BARS)
 
 
 def _from_file(path: Path, symbol: str | None, tf: Timeframe | None,
@@ -212,14 +220,13 @@ def _from_database(symbol: str, tf: Timeframe | None, span: TimeRange,
         if span.start_ns is not None and not frame.empty:
             # Enough calendar time for HISTORY_BARS bars across nights, weekends, holidays.
             lookback = HISTORY_BARS * tf.ns * 6 + 10 * _DAY_NS
-            history = load_bars(database, symbol, tf, span.start_ns - lookback,
-                                span.start_ns - 1).tail(HISTORY_BARS)
+            history = warmup_history(load_bars(database, symbol, tf, span.start_ns - lookback,
+                                               span.start_ns - 1))
         try:
             inst = load_instrument(database, symbol)
         except ValueError:  # stored for several venues: the runner's default
             inst = None
-        return DataSet(symbol, tf.name, frame, f"database {database}", inst,
-                       history=history if history is not None and len(history) else None)
+        return DataSet(symbol, tf.name, frame, f"database {database}", inst, history=history)
     finally:
         if owned:
             database.close()

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.backtest.data_source import HISTORY_BARS, DataSet
+from engine.backtest.data_source import HISTORY_BARS, DataSet, warmup_history
 from engine.backtest.metrics import Metrics
 from engine.backtest.runner import BacktestCancelled, BacktestConfig, run_backtest
 from engine.errors import UserError
@@ -341,10 +341,7 @@ class Payload:
         """The bars before bar ``lo`` (history included): a run on ``lo:`` warms up on them."""
         if lo <= 0:
             return self.history
-        recent = self.frame.iloc[max(0, lo - HISTORY_BARS):lo]
-        if self.history is None or len(recent) >= HISTORY_BARS:
-            return recent
-        return pd.concat([self.history, recent]).tail(HISTORY_BARS)
+        return warmup_history(self.history, self.frame.iloc[max(0, lo - HISTORY_BARS):lo])
 
 
 def evaluate(payload: Payload, params: Mapping[str, Any], lo: int = 0, hi: int | None = None,

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.backtest.data_source import HISTORY_BARS, DataSet, parse_range
+from engine.backtest.data_source import DataSet, parse_range, warmup_history
 from engine.backtest.runner import BacktestConfig
 from engine.errors import UserError
 from engine.models import Instrument
@@ -93,9 +93,9 @@ def load_data(request: RunRequest, loader: Loader) -> DataSet:
                 if len(frame) else "no bars at all")
         raise UserError(f"no {request.timeframe} bars of {request.symbol} {span.text} "
                         f"(UTC); the terminal has {have}")
-    history = frame[frame.index < chosen.index[0]].tail(HISTORY_BARS)
     return DataSet(request.symbol, request.timeframe, chosen, request.origin,
-                   request.instrument, history=history if len(history) else None)
+                   request.instrument,
+                   history=warmup_history(frame[frame.index < chosen.index[0]]))
 
 
 def _qdate(ts: pd.Timestamp) -> QDate:

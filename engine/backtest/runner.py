@@ -271,12 +271,13 @@ def bar_factory() -> Callable[..., Bar]:
 
 
 def _warmup_bars(config: BacktestConfig, warmup: pd.DataFrame | Mapping[str, pd.DataFrame]
-                 | None, first_ns: int, timeframe: Timeframe) -> list[Bar]:
-    """The warm-up bars in time order, only those that open before the run's first bar."""
+                 | None, first_ns: int, timeframe: Timeframe, count: int) -> list[Bar]:
+    """The last ``count`` warm-up bars in time order, of those that open before the run's
+    first bar (each symbol's last ``count`` hold them: no Bar is built to be dropped)."""
     if warmup is None:
         return []
     given = {config.symbols[0]: warmup} if isinstance(warmup, pd.DataFrame) else dict(warmup)
-    frames = {s: f[f.index.as_unit("ns").asi8 < first_ns] for s, f in given.items()
+    frames = {s: f[f.index.as_unit("ns").asi8 < first_ns].tail(count) for s, f in given.items()
               if s in config.symbols}
     frames = {s: f for s, f in frames.items() if not f.empty}
     if not frames:
@@ -284,8 +285,9 @@ def _warmup_bars(config: BacktestConfig, warmup: pd.DataFrame | Mapping[str, pd.
     ts, which, rows = _timeline(frames)
     names, values = list(frames), [f[list(OHLCV)].to_numpy(float) for f in frames.values()]
     make = bar_factory()
-    return [make(names[k], timeframe.name, t, *values[k][r].tolist())
+    bars = [make(names[k], timeframe.name, t, *values[k][r].tolist())
             for t, k, r in zip(ts.tolist(), which.tolist(), rows.tolist(), strict=True)]
+    return bars[-count:]
 
 
 def strategy_warnings(runner: StrategyRunner, strategy_id: str) -> list[str]:
@@ -399,7 +401,7 @@ def run_backtest(
     runner = StrategyRunner(engine)
     strategy = runner.add(cls(engine, list(config.symbols), broker=BROKER, params=params,
                               timeframe=timeframe.name))
-    warm = _warmup_bars(config, warmup, int(ts[0]), timeframe)[-warmup_count(strategy):]
+    warm = _warmup_bars(config, warmup, int(ts[0]), timeframe, warmup_count(strategy))
     runner.start(strategy.strategy_id, warmup=warm)
     equity = _Equity(engine, list(config.symbols))
 

@@ -44,8 +44,10 @@ from engine.models import (
     Position,
     TimeInForce,
 )
+from engine.models.fast_init import fast_init
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
     """A broker's report about one order (not a fill: fills come as ``Fill``).

@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.models import Order, OrderSource, OrderType, Side, TimeInForce
+from engine.models.fast_init import fast_init
 from engine.models.numbers import Number
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     symbol: str
@@ -35,6 +37,7 @@ class OrderIntent:
     post_only: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """Why an intent was refused: ``code`` for machines, ``message`` for people."""
@@ -44,6 +47,7 @@ class Rejection:
     details: dict[str, object] | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     """The outcome of ``TradingEngine.submit``: an order on its way, or a rejection."""

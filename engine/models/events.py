@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from engine.models.enums import ConnectionState, OrderStatus
+from engine.models.fast_init import fast_init
 from engine.models.market import Bar
 from engine.models.orders import Fill, Order
 from engine.models.portfolio import Position
@@ -30,6 +31,7 @@ class ConnectionStateChanged:
     detail: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
     """An order changed state. Published only after the change is journaled."""
@@ -39,6 +41,7 @@ class OrderEvent:
     ts_ns: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FillEvent:
     """A fill was applied to the order and the ledger. Journaled before publication."""
@@ -48,6 +51,7 @@ class FillEvent:
     ts_ns: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PositionEvent:
     """A position changed because a fill was applied (after it was journaled)."""
@@ -56,6 +60,7 @@ class PositionEvent:
     ts_ns: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RiskEvent:
     """Something risk-relevant happened: a rejection, a breached limit, a mismatch.

@@ -15,6 +15,7 @@ from functools import lru_cache
 import pandas as pd
 
 from engine.models.enums import Side
+from engine.models.fast_init import fast_init
 
 NS_PER_SECOND = 1_000_000_000
 
@@ -70,6 +71,7 @@ def _parse_timeframe(text: str) -> Timeframe:
     return Timeframe(name=f"{count}{unit}", seconds=count * _UNITS[unit])
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     """One trade print. ``aggressor`` is the side that crossed the spread, if known."""
@@ -86,6 +88,7 @@ class Tick:
         return ns_to_timestamp(self.ts_ns)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Bar:
     """OHLCV over ``[ts_ns, ts_ns + timeframe)``; ``ts_ns`` is the bucket's open time.
@@ -110,6 +113,7 @@ class Bar:
         return ns_to_timestamp(self.ts_ns)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BookLevel:
     price: float

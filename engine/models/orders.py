@@ -19,9 +19,11 @@ from engine.models.enums import (
     Side,
     TimeInForce,
 )
+from engine.models.fast_init import fast_init
 from engine.models.numbers import ZERO
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """One order as the OMS knows it.
@@ -66,6 +68,7 @@ class Order:
         return self.quantity * self.side.sign
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution. ``fill_id`` is unique per broker and makes fills idempotent."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from engine.models.fast_init import fast_init
 from engine.models.numbers import ZERO
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Position:
     """Net position in one symbol at one broker.
@@ -47,6 +49,7 @@ class Position:
         return self.last_price * self.quantity * self.contract_size
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Account:
     """Cash and equity of one broker account in its settlement currency."""

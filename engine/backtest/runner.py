@@ -12,7 +12,8 @@ the paper venue in bar mode, and the strategy through the same
    the portfolio monitor and the market state react, and new orders go through
    risk and the OMS to the venue, to fill on a later bar.
 
-Equity is recorded at every bar's close. Results are computed from the fills
+Bars of several symbols that open together all reach the venue first, then are
+all published at their close. Equity is valued at every bar's close. Results are computed from the fills
 the OMS journaled, by the same code the GUI shows.
 """
 
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.backtest.equity import EquityTracker
 from engine.backtest.metrics import Metrics, compute_metrics, drawdown_curve
 from engine.backtest.trades import RoundTrip, round_trips
 from engine.clock import SimulatedClock
@@ -38,14 +40,11 @@ from engine.errors import UserError
 from engine.execution.journal import MemoryJournal
 from engine.execution.registry import create_broker
 from engine.models import (
-    AssetClass,
     Bar,
     FeeSchedule,
     Fill,
-    FillEvent,
     Instrument,
     Order,
-    PositionEvent,
     Timeframe,
     crypto_perp,
     crypto_spot,
@@ -310,44 +309,6 @@ def strategy_warnings(runner: StrategyRunner, strategy_id: str) -> list[str]:
     return out
 
 
-class _Equity:
-    """Cash and positions as floats, refreshed only when a fill lands (from its events)."""
-
-    def __init__(self, engine: TradingEngine, symbols: list[str]) -> None:
-        self.ledger = engine.ledger
-        self.cash = float(engine.ledger.cash(BROKER))
-        self.qty = dict.fromkeys(symbols, 0.0)
-        self.cost = dict.fromkeys(symbols, 0.0)
-        self.margin = {s: engine.instruments.get(s).asset_class is AssetClass.CRYPTO_PERP
-                       for s in symbols}
-        self.size = {s: float(engine.instruments.get(s).contract_size) for s in symbols}
-        self.traded = 0.0
-        self.fees = 0.0
-        engine.bus.subscribe(FillEvent, self.on_fill)
-        engine.bus.subscribe(PositionEvent, self.on_position)
-
-    def on_fill(self, event: FillEvent) -> None:
-        f = event.fill
-        self.cash = float(self.ledger.cash(BROKER))
-        self.traded += float(f.price * f.quantity) * self.size.get(f.symbol, 1.0)
-        self.fees += float(f.fee)
-
-    def on_position(self, event: PositionEvent) -> None:
-        # Published by the OMS right after the fill's FillEvent, with the position after it.
-        pos = event.position
-        if pos.broker == BROKER and pos.symbol in self.qty:
-            self.qty[pos.symbol] = float(pos.quantity)
-            self.cost[pos.symbol] = float(pos.cost_basis)
-
-    def value(self, closes: dict[str, float]) -> float:
-        total = self.cash
-        for symbol, qty in self.qty.items():
-            if qty:
-                worth = qty * closes[symbol] * self.size[symbol]
-                total += worth - self.cost[symbol] if self.margin[symbol] else worth
-        return total
-
-
 def run_backtest(
     config: BacktestConfig,
     data: pd.DataFrame | Mapping[str, pd.DataFrame],
@@ -403,7 +364,7 @@ def run_backtest(
                               timeframe=timeframe.name))
     warm = _warmup_bars(config, warmup, int(ts[0]), timeframe, warmup_count(strategy))
     runner.start(strategy.strategy_id, warmup=warm)
-    equity = _Equity(engine, list(config.symbols))
+    equity = EquityTracker(engine, BROKER, list(config.symbols))
 
     # OHLCV in timeline order, handed to the loop as Python lists a chunk at a time:
     # a numpy scalar in a Bar would make every float operation downstream several
@@ -414,18 +375,17 @@ def run_backtest(
     pick = offsets[which] + rows
     columns = [np.concatenate([f[c].to_numpy(float) for f in frames.values()])[pick]
                for c in OHLCV]
-    closes = {s: float(f["close"].iloc[0]) for s, f in frames.items()}
+    first_close = [float(f["close"].iloc[0]) for f in frames.values()]
     tf_ns, tf_name = timeframe.ns, timeframe.name
     make_bar = bar_factory()
     on_bar = venue.on_bar  # type: ignore[attr-defined]
     publish = engine.bus.publish
     advance = clock.advance_to
-    value = equity.value
-    qty = equity.qty
     n = len(ts)
-    eq_ts: list[int] = []
-    eq_val: list[float] = []
-    exposure: list[bool] = []
+    # Bars of several symbols that open together all reach the venue at that open
+    # (fills), and are published together at their close.
+    closing: list[Bar] = []
+    opened, end = -1, int(ts[0])
     started = time.perf_counter()
     with _frozen_heap():
         for lo in range(0, n, CHUNK):
@@ -436,40 +396,42 @@ def run_backtest(
                 if progress is not None:
                     progress(lo / n)
             hi = min(lo + CHUNK, n)
-            chunk = zip(ts[lo:hi].tolist(), which[lo:hi].tolist(),
+            chunk = zip(range(lo, hi), ts[lo:hi].tolist(), which[lo:hi].tolist(),
                         *(col[lo:hi].tolist() for col in columns), strict=True)
-            for t, k, o, h, low, close, v in chunk:
-                symbol = names[k]
-                bar = make_bar(symbol, tf_name, t, o, h, low, close, v)
-                advance(t)
+            for row, t, k, o, h, low, close, v in chunk:
+                bar = make_bar(names[k], tf_name, t, o, h, low, close, v)
+                if t != opened:
+                    if closing:  # the previous instant's bars close before this one opens
+                        advance(end)
+                        for done in closing:
+                            publish(done)
+                        closing.clear()
+                    if t >= end:  # a bar opening before the last close stays at that close
+                        advance(t)
+                    opened, end = t, t + tf_ns
+                equity.row = row
                 on_bar(bar)
-                end = t + tf_ns
-                advance(end)
-                publish(bar)
-                closes[symbol] = close
-                if eq_ts and eq_ts[-1] == end:  # several symbols close together: one equity point
-                    eq_val[-1] = value(closes)
-                    exposure[-1] = any(qty.values())
-                else:
-                    eq_ts.append(end)
-                    eq_val.append(value(closes))
-                    exposure.append(any(qty.values()))
+                closing.append(bar)
+        advance(end)
+        for done in closing:
+            publish(done)
     elapsed = time.perf_counter() - started
     runner.stop_all()
     warnings += strategy_warnings(runner, strategy.strategy_id)
     if progress is not None:
         progress(1.0)
 
+    points = equity.curve(ts, which, columns[3], tf_ns, first_close)
     # The ns integers viewed as datetimes: pd.to_datetime parses them one by one (0.3 s
     # for a million bars).
-    index = pd.DatetimeIndex(np.array(eq_ts, dtype=np.int64).view("M8[ns]"), tz="UTC")
-    curve = pd.Series(eq_val, index=index, name="equity")
+    index = pd.DatetimeIndex(points.ts_ns.view("M8[ns]"), tz="UTC")
+    curve = pd.Series(points.value, index=index, name="equity")
     journal = engine.journal
     assert isinstance(journal, MemoryJournal)
     fills = list(journal.fills)
     trades = round_trips(fills, {s: i.contract_size for s, i in insts.items()})
     periods = 365 if all(i.calendar == "24/7" for i in insts.values()) else 252
-    metrics = compute_metrics(curve, trades, exposure=np.array(exposure, dtype=bool),
+    metrics = compute_metrics(curve, trades, exposure=points.exposed,
                               traded_notional=equity.traded,
                               fees=equity.fees, periods_per_year=periods)
     return BacktestResult(

@@ -383,9 +383,11 @@ def run_backtest(
     advance = clock.advance_to
     n = len(ts)
     # Bars of several symbols that open together all reach the venue at that open
-    # (fills), and are published together at their close.
-    closing: list[Bar] = []
-    opened, end = -1, int(ts[0])
+    # (fills), and are published together at their close: ``closes_now`` marks each
+    # instant's last bar, ``opening`` holds the others until then.
+    closes_now = np.r_[ts[1:] != ts[:-1], True]
+    opening: list[Bar] = []
+    end = int(ts[0])
     started = time.perf_counter()
     with _frozen_heap():
         for lo in range(0, n, CHUNK):
@@ -397,24 +399,26 @@ def run_backtest(
                     progress(lo / n)
             hi = min(lo + CHUNK, n)
             chunk = zip(range(lo, hi), ts[lo:hi].tolist(), which[lo:hi].tolist(),
-                        *(col[lo:hi].tolist() for col in columns), strict=True)
-            for row, t, k, o, h, low, close, v in chunk:
+                        *(col[lo:hi].tolist() for col in columns), closes_now[lo:hi].tolist(),
+                        strict=True)
+            for row, t, k, o, h, low, close, v, last in chunk:
                 bar = make_bar(names[k], tf_name, t, o, h, low, close, v)
-                if t != opened:
-                    if closing:  # the previous instant's bars close before this one opens
-                        advance(end)
-                        for done in closing:
-                            publish(done)
-                        closing.clear()
-                    if t >= end:  # a bar opening before the last close stays at that close
-                        advance(t)
-                    opened, end = t, t + tf_ns
+                if t >= end:  # a bar opening before the last close stays at that close
+                    advance(t)
                 equity.row = row
                 on_bar(bar)
-                closing.append(bar)
-        advance(end)
-        for done in closing:
-            publish(done)
+                if not last:
+                    opening.append(bar)
+                    continue
+                end = t + tf_ns
+                advance(end)
+                if opening:
+                    opening.append(bar)
+                    for each in opening:
+                        publish(each)
+                    opening.clear()
+                else:
+                    publish(bar)
     elapsed = time.perf_counter() - started
     runner.stop_all()
     warnings += strategy_warnings(runner, strategy.strategy_id)

@@ -61,9 +61,10 @@ class MarketState:
         q.updated_ns = max(q.updated_ns, book.ts_ns)
 
     def on_bar(self, bar: Bar) -> None:
-        q = self.quote(bar.symbol)
+        q = self._quotes.get(bar.symbol) or self.quote(bar.symbol)
         q.last = bar.close
-        q.updated_ns = max(q.updated_ns, bar.ts_ns)
+        if bar.ts_ns > q.updated_ns:
+            q.updated_ns = bar.ts_ns
         if bar.timeframe == "1d":
             q.reference = q.session_close if q.session_close == q.session_close else bar.open
             q.session_close = bar.close

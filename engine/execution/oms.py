@@ -165,22 +165,9 @@ class OrderManager:
         be handed to ``broker``; the caller sends it next.
         """
         now = self.clock.now_ns()
-        fields: dict[str, object] = dict(
-            client_order_id=self.ids.next(),
-            broker=broker,
-            symbol=symbol,
-            side=side,
-            order_type=order_type,
-            quantity=quantity,
-            price=price,
-            stop_price=stop_price,
-            created_ns=now,
-            updated_ns=now,
-            **extra,
-        )
-        if time_in_force is not None:
-            fields["time_in_force"] = time_in_force
-        order = Order(**fields)  # type: ignore[arg-type]
+        order = Order(self.ids.next(), broker, symbol, side, order_type, quantity, price,
+                      stop_price, TimeInForce.GTC if time_in_force is None else time_in_force,
+                      created_ns=now, updated_ns=now, **extra)  # type: ignore[arg-type]
         self.journal.record_order(order, "new")
         submitted = evolve(order, status=S.SUBMITTED)
         self.journal.record_order(submitted, "submitted")

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, localcontext
 
 from engine.models import Account, Fill, Instrument, Position, Side
 from engine.models.numbers import ZERO, to_decimal
 
 COST_QUANTUM = Decimal("1e-12")
 _PREC = 50  # digits; far beyond any real balance, so sums never round
+_EXACT = Context(prec=_PREC)  # entered per booking: cheaper than setting prec on a copy
 
 
 @dataclass
@@ -81,8 +82,7 @@ class Ledger:
     def transfer(self, broker: str, amount: Decimal) -> None:
         """Move cash in (positive) or out: deposits, funding payments, adjustments."""
         book = self._book(broker)
-        with localcontext() as ctx:
-            ctx.prec = _PREC
+        with localcontext(_EXACT):
             book.cash += amount
             book.transfers += amount
 
@@ -102,8 +102,7 @@ class Ledger:
                 contract_size=instrument.contract_size,
                 margin=instrument.asset_class.is_derivative,
             )
-        with localcontext() as ctx:
-            ctx.prec = _PREC
+        with localcontext(_EXACT):
             delta = fill.quantity if fill.side is Side.BUY else -fill.quantity
             in_kind = fill.fee_in_kind
             if in_kind:
@@ -208,8 +207,7 @@ class Ledger:
         """Cash, equity and margin; equity = cash + cash-product holdings at market
         + unrealized PnL of futures."""
         book = self._book(broker)
-        with localcontext() as ctx:
-            ctx.prec = _PREC
+        with localcontext(_EXACT):
             unrealized = holdings = margin_used = ZERO
             for pos in book.positions.values():
                 if pos.quantity == 0:

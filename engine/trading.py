@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 NS = 1_000_000_000
 FUNDING_STATE = "ledger.funding_payments"  # ids already booked
 _INLINE = InlineRunner()  # runs commands of brokers with ``inline_commands`` in the caller
+_INF = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,12 +465,12 @@ class TradingEngine:
     # ---- internals ------------------------------------------------------------------
     def _mark_tick(self, tick: Tick) -> None:
         price = tick.price
-        if price > 0 and price != float("inf"):  # NaN and garbage never become a mark
+        if 0 < price < _INF:  # NaN and garbage never become a mark
             self.ledger.mark(tick.symbol, price)
 
     def _mark_bar(self, bar: Bar) -> None:
         price = bar.close
-        if price > 0 and price != float("inf"):
+        if 0 < price < _INF:
             self.ledger.mark(bar.symbol, price)
 
     def _risk_event(self, code: str, message: str, severity: str, *, symbol: str = "",

@@ -11,19 +11,33 @@ currency), and on top of it the venue reserves:
 
 ``free_cash`` (cash - reserved - margin in use) is what a new order may use.
 It never goes negative: fills that would overdraw it are clipped by the venue.
+
+Booking a fill in the ``Ledger`` (a Position snapshot, a decimal context, the
+fill copied to the ledger account's name) cost the venue more per order than
+matching it, while every order only reads cash and holdings. So a fill of a
+cash product moves the account's cash and quantity at once, with the ledger's
+own arithmetic, and reaches the ledger only when something reads more (views,
+marks, margin): fills are booked there in the order they happened, so the
+ledger ends up exactly as if each had been booked at once. Derivative fills move
+cash by realized PnL, which needs the cost basis: they are booked at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Context, Decimal, getcontext, setcontext
 
-from engine.models import Account, Fill, Instrument, Position
+from engine.models import Account, Fill, Instrument, Position, Side
 from engine.models.numbers import ZERO
 from engine.portfolio.ledger import Ledger
 
 _FILL_SETTERS = tuple((name, getattr(Fill, name).__set__) for name in Fill.__dataclass_fields__)
+# The precision the Ledger books in (engine.portfolio.ledger._PREC): so far beyond any
+# balance that sums never round. Swapped in with setcontext, which costs a fraction
+# of ``localcontext()``.
+_EXACT = Context(prec=50)
+BUY = Side.BUY
 
 
 def _with_broker(fill: Fill, broker: str) -> Fill:
@@ -35,6 +49,17 @@ def _with_broker(fill: Fill, broker: str) -> Fill:
     return new
 
 
+class _Holding:
+    """Quantity of one position, and the two facts the ledger fixed at its first fill."""
+
+    __slots__ = ("quantity", "contract_size", "margin")
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.quantity = ZERO
+        self.contract_size = instrument.contract_size
+        self.margin = instrument.asset_class.is_derivative
+
+
 class VenueAccount:
     """Cash, holdings and reservations of one paper account."""
 
@@ -44,6 +69,11 @@ class VenueAccount:
         self._reserved_qty: dict[str, Decimal] = {}
         self._currency_of: dict[str, str] = {}
         self._margined: set[str] = set()  # currencies with derivative positions (margin in use)
+        # The ledger's cash and quantities, always current (see the module docstring) ...
+        self._cash: dict[str, Decimal] = {}
+        self._held: dict[str, dict[str, _Holding]] = {}
+        # ... and the fills the ledger has not booked yet, oldest first.
+        self._pending: list[tuple[Fill, Instrument, Decimal]] = []
         for currency, amount in cash.items():
             self._open(currency, amount)
 
@@ -51,29 +81,38 @@ class VenueAccount:
         if not self._ledger.has_account(currency):
             self._ledger.open_account(currency, currency, amount)
             self._reserved_cash[currency] = ZERO
+            self._cash[currency] = amount
+            self._held[currency] = {}
+
+    def _books(self) -> Ledger:
+        """The ledger with every fill booked."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            for fill, instrument, leverage in pending:
+                self._book(fill, instrument, leverage)
+        return self._ledger
 
     def currencies(self) -> list[str]:
         return self._ledger.brokers()
 
     # ---- cash ----------------------------------------------------------------
     def cash(self, currency: str) -> Decimal:
-        if not self._ledger.has_account(currency):
-            return ZERO
-        return self._ledger.account(currency).cash
+        return self._cash.get(currency, ZERO)
 
     def reserved_cash(self, currency: str) -> Decimal:
         return self._reserved_cash.get(currency, ZERO)
 
     def free_cash(self, currency: str) -> Decimal:
         """Cash a new order may commit: cash - reservations - margin of open futures."""
-        if not self._ledger.has_account(currency):
+        cash = self._cash.get(currency)
+        if cash is None:
             return ZERO
         if currency in self._margined:
-            account = self._ledger.account(currency)
+            account = self._books().account(currency)
             return account.cash - self._reserved_cash[currency] - account.margin_used
         # No futures: no margin, and no need to value every position (the same result;
         # ZERO is what account() reports as margin then).
-        return self._ledger.cash(currency) - self._reserved_cash[currency] - ZERO
+        return cash - self._reserved_cash[currency] - ZERO
 
     def reserve_cash(self, currency: str, amount: Decimal) -> None:
         self._open(currency)
@@ -85,8 +124,9 @@ class VenueAccount:
     # ---- holdings -------------------------------------------------------------
     def holding(self, instrument: Instrument) -> Decimal:
         """Signed quantity held (negative: short)."""
-        return self._ledger.quantity(instrument.currency, instrument.symbol) \
-            if self._ledger.has_account(instrument.currency) else ZERO
+        held = self._held.get(instrument.currency)
+        position = held.get(instrument.symbol) if held is not None else None
+        return ZERO if position is None else position.quantity
 
     def reserved_qty(self, symbol: str) -> Decimal:
         return self._reserved_qty.get(symbol, ZERO)
@@ -105,6 +145,35 @@ class VenueAccount:
     def apply_fill(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:
         currency = instrument.currency
         self._open(currency)
+        holdings = self._held[currency]
+        held = holdings.get(fill.symbol)
+        if held is None:
+            held = holdings[fill.symbol] = _Holding(instrument)
+        if held.margin:
+            self._books()  # earlier fills first: the ledger books in order
+            self._book(fill, instrument, leverage)
+            self._cash[currency] = self._ledger.cash(currency)
+            held.quantity = self._ledger.quantity(currency, fill.symbol)
+            return
+        self._pending.append((fill, instrument, leverage))
+        # Ledger.apply_fill's arithmetic for a cash product, at its precision.
+        outer = getcontext()
+        setcontext(_EXACT)
+        try:
+            delta = fill.quantity if fill.side is BUY else -fill.quantity
+            in_kind = fill.fee_in_kind
+            if in_kind:
+                delta -= in_kind
+            held.quantity += delta
+            fee = fill.commission + fill.tax
+            cash_fee = fee - in_kind * fill.price * held.contract_size if in_kind else fee
+            self._cash[currency] -= (fill.side.sign * fill.quantity * fill.price
+                                     * held.contract_size + cash_fee)
+        finally:
+            setcontext(outer)
+
+    def _book(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:
+        currency = instrument.currency
         self._ledger.apply_fill(_with_broker(fill, currency), instrument)
         if instrument.symbol not in self._currency_of:
             self._currency_of[instrument.symbol] = currency
@@ -114,28 +183,31 @@ class VenueAccount:
                 self._ledger.set_leverage(currency, instrument.symbol, leverage)
 
     def mark(self, symbol: str, price: Decimal) -> None:
-        self._ledger.mark(symbol, price)
+        self._books().mark(symbol, price)
 
     # ---- views ----------------------------------------------------------------
     def balances(self, broker: str, now_ns: int) -> list[Account]:
+        ledger = self._books()
         out = []
-        for currency in self._ledger.brokers():
-            account = self._ledger.account(currency)
+        for currency in ledger.brokers():
+            account = ledger.account(currency)
             free = account.cash - self._reserved_cash[currency] - account.margin_used
             out.append(replace(account, broker=broker, buying_power=free, updated_ns=now_ns))
         return out
 
     def positions(self, broker: str, *, include_flat: bool = False) -> list[Position]:
         return [replace(p, broker=broker)
-                for p in self._ledger.positions(include_flat=include_flat)]
+                for p in self._books().positions(include_flat=include_flat)]
 
     def open_cost(self, currency: str) -> Decimal:
         """Cost basis of open cash-product positions (for the books' identity)."""
-        return self._ledger.open_cost(currency) if self._ledger.has_account(currency) else ZERO
+        ledger = self._books()
+        return ledger.open_cost(currency) if ledger.has_account(currency) else ZERO
 
     def opening_cash(self, currency: str) -> Decimal:
         return self._ledger.opening_cash(currency) if self._ledger.has_account(currency) else ZERO
 
     def totals(self, currencies: Iterable[str] | None = None) -> dict[str, Account]:
-        names = self._ledger.brokers() if currencies is None else list(currencies)
-        return {c: self._ledger.account(c) for c in names if self._ledger.has_account(c)}
+        ledger = self._books()
+        names = ledger.brokers() if currencies is None else list(currencies)
+        return {c: ledger.account(c) for c in names if ledger.has_account(c)}

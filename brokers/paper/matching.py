@@ -62,7 +62,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.calendars import MarketCalendar
 from engine.models import (
@@ -79,6 +79,9 @@ from engine.models import (
 )
 from engine.models.numbers import ZERO
 
+if TYPE_CHECKING:
+    from brokers.paper.terms import Terms
+
 MAKER = Liquidity.MAKER
 TAKER = Liquidity.TAKER
 MARKET = OrderType.MARKET
@@ -89,6 +92,7 @@ IOC = TimeInForce.IOC
 FOK = TimeInForce.FOK
 NEVER = 2**63 - 1  # a time after every other
 BPS = Decimal(10_000)
+SNAP_MEMO = 4096  # snapped prices remembered per symbol (then forgotten all at once)
 
 # (quantity, price, liquidity, book level price or None)
 PlanStep = tuple[Decimal, Decimal, Liquidity, float | None]
@@ -98,18 +102,19 @@ class WorkingOrder:
     """An order the venue accepted and is still working (mutable, venue-private)."""
 
     __slots__ = (
-        "order", "cid", "boid", "inst", "symbol", "buy", "kind", "tif", "qty", "filled",
+        "order", "cid", "boid", "terms", "inst", "symbol", "buy", "kind", "tif", "qty", "filled",
         "filled_value", "limit", "limit_f", "stop", "stop_f", "seq", "active_ns", "fresh",
         "triggered", "expire_ns", "reserved_cash", "reserved_qty", "kill_reason", "done",
         "status", "timer", "reason",
     )
 
-    def __init__(self, order: Order, inst: Instrument, broker_order_id: str, seq: int,
+    def __init__(self, order: Order, terms: Terms, broker_order_id: str, seq: int,
                  active_ns: int) -> None:
         self.order = order
         self.cid = order.client_order_id
         self.boid = broker_order_id
-        self.inst = inst
+        self.terms = terms
+        self.inst = terms.inst
         self.symbol = order.symbol
         self.buy = order.side.sign > 0
         self.kind = order.order_type
@@ -170,7 +175,7 @@ class Market:
     """Per-symbol matching state: working orders and the latest market picture."""
 
     __slots__ = ("inst", "orders", "last", "book", "consumed", "tick_mode", "seen_bars",
-                 "banded", "calendar", "session_end_ns", "prev_close", "lot")
+                 "banded", "calendar", "session_end_ns", "prev_close", "lot", "_snapped")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
@@ -185,6 +190,19 @@ class Market:
         self.session_end_ns = -(2**63)  # end of the session the latest data belongs to
         self.prev_close: float | None = None  # the base of the daily price band
         self.lot = inst.lot_size
+        self._snapped: dict[float, Decimal] = {}
+
+    def snap(self, price: float) -> Decimal:
+        """``inst.snap_price(price)``, remembered: market data repeats the same prices,
+        and snapping (exact Decimal division) costs microseconds. Keyed by value, which
+        is what ``snap_price`` depends on (NaN and bad prices raise and are not kept)."""
+        got = self._snapped.get(price)
+        if got is None:
+            memo = self._snapped
+            if len(memo) >= SNAP_MEMO:
+                memo.clear()
+            got = memo[price] = self.inst.snap_price(price)
+        return got
 
     @property
     def has_price(self) -> bool:
@@ -315,7 +333,7 @@ class MatchingEngine:
         ref = m.reference()
         if ref is None:
             return None
-        return self._slipped(inst, inst.snap_price(ref), wo.buy)
+        return self._slipped(inst, m.snap(ref), wo.buy)
 
     # ---- market data: ticks and books ------------------------------------------
     def on_trade(self, symbol: str, ts_ns: int, price: float, size: float) -> None:
@@ -359,13 +377,13 @@ class MatchingEngine:
                                  f"no more liquidity in the order book: filled {wo.filled} "
                                  f"of {wo.qty}")
             else:
-                price = self._slipped(inst, inst.snap_price(m.last), wo.buy)
+                price = self._slipped(inst, m.snap(m.last), wo.buy)
                 self._run(m, wo, [(wo.remaining, price, TAKER, None)])
             return
         if book is not None:
             self._run(m, wo, self._walk(m, wo, wo.limit_f))
         elif self._crosses(wo, m.last):
-            self._run(m, wo, [(wo.remaining, inst.snap_price(m.last), TAKER, None)])
+            self._run(m, wo, [(wo.remaining, m.snap(m.last), TAKER, None)])
         self._after_first_look(m, wo)
 
     def _crosses(self, wo: WorkingOrder, price: float) -> bool:
@@ -400,7 +418,7 @@ class MatchingEngine:
             qty = min(need, inst.snap_qty(free))
             if qty <= 0:
                 continue
-            plan.append((qty, inst.snap_price(level.price), TAKER, level.price))
+            plan.append((qty, m.snap(level.price), TAKER, level.price))
             need -= qty
         return plan
 
@@ -419,10 +437,10 @@ class MatchingEngine:
             if price >= wo.stop_f if wo.buy else price <= wo.stop_f:
                 wo.triggered = True
                 if wo.kind is STOP:
-                    fill = self._slipped(inst, inst.snap_price(price), wo.buy)
+                    fill = self._slipped(inst, m.snap(price), wo.buy)
                     self._run(m, wo, [(wo.remaining, fill, TAKER, None)])
                 elif price <= wo.limit_f if wo.buy else price >= wo.limit_f:
-                    self._run(m, wo, [(wo.remaining, inst.snap_price(price), TAKER, None)])
+                    self._run(m, wo, [(wo.remaining, m.snap(price), TAKER, None)])
                 else:
                     wo.seq = self.next_seq()  # rests as a limit from its trigger on
         self._trade_through(m, price, size)
@@ -430,11 +448,11 @@ class MatchingEngine:
     def _evaluate_at(self, m: Market, wo: WorkingOrder, price: float) -> None:
         inst = m.inst
         if wo.kind is MARKET:
-            fill = self._slipped(inst, inst.snap_price(price), wo.buy)
+            fill = self._slipped(inst, m.snap(price), wo.buy)
             self._run(m, wo, [(wo.remaining, fill, TAKER, None)])
             return
         if self._crosses(wo, price):
-            self._run(m, wo, [(wo.remaining, inst.snap_price(price), TAKER, None)])
+            self._run(m, wo, [(wo.remaining, m.snap(price), TAKER, None)])
         self._after_first_look(m, wo)
 
     def _trade_through(self, m: Market, price: float, size: float) -> None:
@@ -539,7 +557,7 @@ class MatchingEngine:
                 return None
             wo.triggered = True
             gap = o >= s if buy else o <= s
-            trigger = inst.snap_price(o) if gap else wo.stop
+            trigger = m.snap(o) if gap else wo.stop
             assert trigger is not None
             if wo.kind is STOP:
                 return self._slipped(inst, trigger, buy), TAKER
@@ -550,17 +568,17 @@ class MatchingEngine:
                 return None  # rests as a limit from the next bar
             return (wo.limit, MAKER) if self._touched(wo, h, low) else None  # type: ignore[return-value]
         if wo.kind is MARKET or wo.kind is STOP:
-            return self._slipped(inst, inst.snap_price(o), buy), TAKER
+            return self._slipped(inst, m.snap(o), buy), TAKER
         limit = wo.limit_f
         marketable = o <= limit if buy else o >= limit
         if first and (wo.tif is IOC or wo.tif is FOK):
-            return (inst.snap_price(o), TAKER) if marketable else None
+            return (m.snap(o), TAKER) if marketable else None
         if not self._touched(wo, h, low):
             return None
         if buy:
-            price = inst.snap_price(o) if o < limit else wo.limit
+            price = m.snap(o) if o < limit else wo.limit
         else:
-            price = inst.snap_price(o) if o > limit else wo.limit
+            price = m.snap(o) if o > limit else wo.limit
         return price, (TAKER if first and marketable else MAKER)  # type: ignore[return-value]
 
     def _touched(self, wo: WorkingOrder, h: float, low: float) -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -42,6 +42,8 @@ from brokers.paper.matching import (
     WorkingOrder,
     session_end_ns,
 )
+from brokers.paper.records import make_fill, make_update
+from brokers.paper.terms import Terms
 from engine.bus import EventBus, Subscription
 from engine.calendars import MarketCalendar, get_calendar, index_to_ns
 from engine.clock import Clock
@@ -51,7 +53,6 @@ from engine.execution.broker import (
     BrokerCapabilities,
     BrokerError,
     BrokerUnavailable,
-    OrderUpdate,
 )
 from engine.models import (
     Account,
@@ -76,6 +77,7 @@ from engine.models.orders import evolve
 log = logging.getLogger(__name__)
 
 S = OrderStatus
+BUY, SELL = Side.BUY, Side.SELL
 BarSource = Mapping[str, pd.DataFrame] | Callable[[str, str, int | None, int | None], pd.DataFrame]
 OHLCV = ["open", "high", "low", "close", "volume"]
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT)
@@ -103,6 +105,7 @@ class PaperBroker(Broker):
         )
         self.bar_source = bar_source
         self._instruments: dict[str, Instrument] = {}
+        self._terms: dict[str, Terms] = {}
         self._working: dict[str, WorkingOrder] = {}
         # Closed orders: an Order, or (working order, close time) made into one when asked.
         self._closed: dict[str, Order | tuple[WorkingOrder, int]] = {}
@@ -164,6 +167,7 @@ class PaperBroker(Broker):
     def add_instrument(self, inst: Instrument) -> None:
         """Make ``inst`` tradable here (its rules are what the venue enforces)."""
         self._instruments[inst.symbol] = inst
+        self._terms[inst.symbol] = Terms(inst)
         self.matching.add_instrument(inst)
 
     async def instruments(self) -> list[Instrument]:
@@ -293,17 +297,17 @@ class PaperBroker(Broker):
             return
         self._seen.add(cid)
         now = self.clock.now_ns()
-        inst = self._instruments.get(order.symbol)
-        if inst is None:
+        terms = self._terms.get(order.symbol)
+        if terms is None:
             known = ", ".join(sorted(self._instruments)[:8]) or "none"
             self._reject(order, f"unknown symbol {order.symbol!r} at {self.name} (known: {known})")
             return
-        reason = self._validate(order, inst, now)
+        reason = self._validate(order, terms.inst, now)
         if reason:
             self._reject(order, reason)
             return
         self._order_no += 1
-        wo = WorkingOrder(order, inst, f"{self.name}-{self._order_no}",
+        wo = WorkingOrder(order, terms, f"{self.name}-{self._order_no}",
                           self.matching.next_seq(), now)
         reason = self._reserve(wo) or self._schedule_expiry(wo, now)
         if not reason and order.post_only and self.matching.would_take(wo):
@@ -319,7 +323,8 @@ class PaperBroker(Broker):
 
     def _validate(self, order: Order, inst: Instrument, now: int) -> str:
         kind, tif = order.order_type, order.time_in_force
-        if kind in _STOPS and tif in (TimeInForce.IOC, TimeInForce.FOK):
+        stop = kind in _STOPS
+        if stop and tif in (TimeInForce.IOC, TimeInForce.FOK):
             return f"{kind.value} orders cannot be {tif.value}: a stop waits for its trigger"
         if order.post_only and (kind is not OrderType.LIMIT or tif in (TimeInForce.IOC,
                                                                         TimeInForce.FOK)):
@@ -327,7 +332,7 @@ class PaperBroker(Broker):
         needs_price = kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         if needs_price and order.price is None:
             return f"{kind.value} order needs a limit price"
-        if kind in _STOPS and order.stop_price is None:
+        if stop and order.stop_price is None:
             return f"{kind.value} order needs a stop price"
         qty = order.quantity
         if not qty > 0:
@@ -336,9 +341,8 @@ class PaperBroker(Broker):
             return f"quantity {qty} is not a multiple of the lot size {inst.lot_size}"
         if qty < inst.min_qty:
             return f"quantity {qty} is below the minimum {inst.min_qty}"
-        prices = [(what, p) for what, p in (("price", order.price if needs_price else None),
-                                            ("stop price", order.stop_price if kind in _STOPS
-                                             else None)) if p is not None]
+        # Both are set when needed (checked above); a market order has none to check.
+        prices = _prices(order, needs_price, stop) if needs_price or stop else ()
         for what, p in prices:
             if p <= 0:
                 return f"{what} must be positive, got {p}"
@@ -377,23 +381,11 @@ class PaperBroker(Broker):
         return ""
 
     # ---- reservations ---------------------------------------------------------------
-    def _needs_cash(self, wo: WorkingOrder) -> bool:
-        if wo.inst.asset_class.is_derivative:
+    @staticmethod
+    def _needs_cash(wo: WorkingOrder) -> bool:
+        if wo.terms.derivative:
             return not wo.order.reduce_only
         return wo.buy
-
-    def _cost(self, inst: Instrument, price: Decimal, qty: Decimal,
-              liquidity: Liquidity | None = None) -> Decimal:
-        """Cash a buy (or a derivative's margin) ties up: notional (/leverage) + commission."""
-        notional = inst.notional(price, qty)
-        if liquidity is None:  # a reservation: the worse of the two rates, rounded up
-            rate = max(inst.fees.maker, inst.fees.taker)
-            fee = (notional * rate).quantize(inst.currency_unit, rounding=ROUND_CEILING)
-        else:
-            fee = inst.fees_for(Side.BUY, price, qty, liquidity).commission
-        if inst.asset_class.is_derivative:
-            notional = notional / inst.max_leverage
-        return notional + fee
 
     def _price_for_cash(self, wo: WorkingOrder) -> Decimal | None:
         if wo.limit is not None and wo.kind is not OrderType.STOP:
@@ -419,7 +411,7 @@ class PaperBroker(Broker):
         price = self._price_for_cash(wo)
         if price is None:
             return f"no market price for {inst.symbol} yet: cannot value a market order"
-        need = self._cost(inst, price, wo.qty)
+        need = wo.terms.cost(price, wo.qty)
         free = self.account.free_cash(inst.currency)
         if need > free:
             return (f"insufficient cash: the order needs {need} {inst.currency} "
@@ -549,7 +541,7 @@ class PaperBroker(Broker):
             price = self._price_for_cash(wo)
             if price is None:
                 return f"no market price for {inst.symbol}"
-            need = self._cost(inst, price, rest)
+            need = wo.terms.cost(price, rest)
             free = self.account.free_cash(inst.currency)
             if need > free:
                 return f"insufficient cash: needs {need} {inst.currency}, {free} available"
@@ -569,37 +561,28 @@ class PaperBroker(Broker):
     def execute(self, wo: WorkingOrder, qty: Decimal, price: Decimal,
                 liquidity: Liquidity) -> Decimal:
         """Book one execution of ``wo``; may fill less when cash runs short."""
-        inst = wo.inst
-        side = Side.BUY if wo.buy else Side.SELL
+        terms = wo.terms
         if self._needs_cash(wo):
-            available = self.account.free_cash(inst.currency) + wo.reserved_cash
-            cost = self._cost(inst, price, qty, liquidity)
+            available = self.account.free_cash(terms.currency) + wo.reserved_cash
+            cost = terms.cost(price, qty, liquidity)
             if cost > available:
-                qty = self._affordable(inst, price, qty, liquidity, available)
+                qty = self._affordable(terms, price, qty, liquidity, available)
                 wo.kill_reason = (f"insufficient cash to fill the rest at {price}: "
-                                  f"{max(available, ZERO)} {inst.currency} available")
+                                  f"{max(available, ZERO)} {terms.currency} available")
                 if qty <= 0:
                     return ZERO
-                cost = self._cost(inst, price, qty, liquidity)
+                cost = terms.cost(price, qty, liquidity)
         else:
             cost = ZERO
         now = self.clock.now_ns()
-        fees = inst.fees_for(side, price, qty, liquidity, on=self._trade_date(inst, now))
+        side = BUY if wo.buy else SELL
+        # Instrument.fees_for's arithmetic (tests/brokers/paper/test_terms.py).
+        notional = terms.notional(price, qty)
+        tax = terms.tax(notional, side, self._trade_date(terms.inst, now) if terms.taxed else None)
         self._fill_no += 1
-        fill = Fill(
-            fill_id=f"{self.name}-F{self._fill_no}",
-            client_order_id=wo.cid,
-            broker=self.name,
-            symbol=wo.symbol,
-            side=side,
-            quantity=qty,
-            price=price,
-            ts_ns=now,
-            commission=fees.commission,
-            tax=fees.tax,
-            liquidity=liquidity,
-            broker_order_id=wo.boid,
-        )
+        fill = make_fill(f"{self.name}-F{self._fill_no}", wo.cid, self.name, wo.symbol, side,
+                         qty, price, now, terms.commission(notional, liquidity), tax, liquidity,
+                         wo.boid, ZERO)
         # What is still reserved for the rest never exceeds what was reserved minus
         # what this fill cost, so free cash never goes negative.
         left = max(wo.reserved_cash - cost, ZERO)
@@ -607,7 +590,7 @@ class PaperBroker(Broker):
         wo.filled += qty
         wo.filled_value += qty * price
         wo.status = S.FILLED if wo.filled >= wo.qty else S.PARTIALLY_FILLED
-        self.account.apply_fill(fill, inst, inst.max_leverage)
+        self.account.apply_fill(fill, terms.inst, terms.leverage)
         if wo.remaining > 0 and not wo.kill_reason:
             self._rereserve(wo, left)
         self._fills.append(fill)
@@ -621,21 +604,23 @@ class PaperBroker(Broker):
             wo.reserved_qty = wo.remaining
         if self._needs_cash(wo):
             price = self._price_for_cash(wo)
-            need = self._cost(inst, price, wo.remaining) if price is not None else at_most
+            need = wo.terms.cost(price, wo.remaining) if price is not None else at_most
             need = min(need, at_most)
             self.account.reserve_cash(inst.currency, need)
             wo.reserved_cash = need
 
-    def _affordable(self, inst: Instrument, price: Decimal, qty: Decimal,
-                    liquidity: Liquidity, available: Decimal) -> Decimal:
+    @staticmethod
+    def _affordable(terms: Terms, price: Decimal, qty: Decimal, liquidity: Liquidity,
+                    available: Decimal) -> Decimal:
         """The most lots of ``qty`` that ``available`` pays for at ``price``."""
-        unit = self._cost(inst, price, inst.lot_size, None)
+        inst = terms.inst
+        unit = terms.cost(price, inst.lot_size, None)
         if unit <= 0:
             return qty
         lots = min(qty / inst.lot_size, (max(available, ZERO) / unit).to_integral_value(
             rounding=ROUND_FLOOR))
         q = inst.snap_qty(lots * inst.lot_size)
-        while q > 0 and self._cost(inst, price, q, liquidity) > available:
+        while q > 0 and terms.cost(price, q, liquidity) > available:
             q -= inst.lot_size
         return max(q, ZERO)
 
@@ -643,7 +628,7 @@ class PaperBroker(Broker):
         if not self._needs_cash(wo):
             return None
         inst = wo.inst
-        cost = sum((self._cost(inst, p, q, liq) for q, p, liq, _ in plan), ZERO)
+        cost = sum((wo.terms.cost(p, q, liq) for q, p, liq, _ in plan), ZERO)
         available = self.account.free_cash(inst.currency) + wo.reserved_cash
         if cost > available:
             return (f"FOK: filling all would cost {cost} {inst.currency}, "
@@ -662,9 +647,12 @@ class PaperBroker(Broker):
                          filled_qty=wo.filled)
 
     # ---- reports ---------------------------------------------------------------------
-    def _report(self, cid: str, status: OrderStatus, **fields: object) -> None:
-        self.bus.publish(OrderUpdate(self.name, cid, status, self.clock.now_ns(),
-                                     **fields))  # type: ignore[arg-type]
+    def _report(self, cid: str, status: OrderStatus, *, broker_order_id: str = "",
+                reason: str = "", quantity: Decimal | None = None, price: Decimal | None = None,
+                filled_qty: Decimal | None = None) -> None:
+        """Publish an ``OrderUpdate`` (its fields, in order, as ``make_update`` takes them)."""
+        self.bus.publish(make_update(self.name, cid, status, self.clock.now_ns(),
+                                     broker_order_id, reason, quantity, price, filled_qty))
 
     def _reject(self, order: Order, reason: str, broker_order_id: str = "") -> None:
         now = self.clock.now_ns()
@@ -741,6 +729,14 @@ class PaperBroker(Broker):
         calendar = self._calendar(inst)
         tz = calendar.tz if calendar is not None else ZoneInfo("UTC")
         return datetime.fromtimestamp(ts_ns // 1_000_000_000, tz).date()
+
+
+def _prices(order: Order, limit: bool, stop: bool) -> list[tuple[str, Decimal]]:
+    """The order's prices to validate, with their names for the messages."""
+    prices = [("price", order.price)] if limit else []
+    if stop:
+        prices.append(("stop price", order.stop_price))
+    return prices  # type: ignore[return-value]
 
 
 def _empty_bars() -> pd.DataFrame:

@@ -1,0 +1,70 @@
+"""An instrument's trading terms as the venue uses them on every order, computed once.
+
+``Instrument`` methods convert their arguments (``to_decimal``), look rates up
+through the fee schedule and build a ``Fees`` record on each call; the venue
+calls them several times per order with Decimals it already validated. ``Terms``
+holds the same numbers ready to use and does the same arithmetic, in the same
+order, so every amount (and its Decimal exponent) is identical to what
+``Instrument.notional`` / ``fees_for`` give. tests/brokers/paper/test_terms.py
+holds the two equal.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+
+from engine.models import Instrument, Liquidity, Side
+from engine.models.numbers import ZERO
+
+MAKER = Liquidity.MAKER
+
+
+class Terms:
+    """One instrument's constants; amounts take finite Decimals (what the venue validated)."""
+
+    __slots__ = ("inst", "symbol", "currency", "lot", "min_qty", "contract_size", "unit",
+                 "derivative", "leverage", "maker", "taker", "reserve_rate", "taxed")
+
+    def __init__(self, inst: Instrument) -> None:
+        self.inst = inst
+        self.symbol = inst.symbol
+        self.currency = inst.currency
+        self.lot = inst.lot_size
+        self.min_qty = inst.min_qty
+        self.contract_size = inst.contract_size
+        self.unit = inst.currency_unit
+        self.derivative = inst.asset_class.is_derivative
+        self.leverage = inst.max_leverage
+        self.maker = inst.fees.maker
+        self.taker = inst.fees.taker
+        self.reserve_rate = max(inst.fees.maker, inst.fees.taker)
+        self.taxed = bool(inst.fees.sell_tax)
+
+    def notional(self, price: Decimal, qty: Decimal) -> Decimal:
+        """``Instrument.notional`` for Decimals."""
+        return price * qty * self.contract_size
+
+    def commission(self, notional: Decimal, liquidity: Liquidity) -> Decimal:
+        """The commission ``fees_for`` charges on ``notional``."""
+        rate = self.maker if liquidity is MAKER else self.taker
+        return (notional * rate).quantize(self.unit, rounding=ROUND_DOWN)
+
+    def tax(self, notional: Decimal, side: Side, on: object) -> Decimal:
+        """The tax ``fees_for`` charges on ``notional`` (``on``: the trade date or None)."""
+        # tax_rate is ZERO without a sell tax: skip the call.
+        rate = self.inst.fees.tax_rate(side, on) if self.taxed else ZERO  # type: ignore[arg-type]
+        return (notional * rate).quantize(self.unit, rounding=ROUND_DOWN)
+
+    def cost(self, price: Decimal, qty: Decimal, liquidity: Liquidity | None = None) -> Decimal:
+        """Cash a buy (or a derivative's margin) ties up: notional (/leverage) + commission.
+
+        Without ``liquidity`` it is a reservation: the worse of the two rates, rounded up.
+        """
+        notional = price * qty * self.contract_size
+        if liquidity is None:
+            fee = (notional * self.reserve_rate).quantize(self.unit, rounding=ROUND_CEILING)
+        else:
+            fee = self.commission(notional, liquidity)
+        if self.derivative:
+            notional = notional / self.leverage
+        return notional + fee

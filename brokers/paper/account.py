@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from decimal import Context, Decimal, getcontext, setcontext
+from decimal import Context, Decimal
 
 from engine.models import Account, Fill, Instrument, Position, Side
 from engine.models.numbers import ZERO
@@ -34,8 +34,7 @@ from engine.portfolio.ledger import Ledger
 
 _FILL_SETTERS = tuple((name, getattr(Fill, name).__set__) for name in Fill.__dataclass_fields__)
 # The precision the Ledger books in (engine.portfolio.ledger._PREC): so far beyond any
-# balance that sums never round. Swapped in with setcontext, which costs a fraction
-# of ``localcontext()``.
+# balance that sums never round.
 _EXACT = Context(prec=50)
 BUY = Side.BUY
 
@@ -72,8 +71,11 @@ class VenueAccount:
         # The ledger's cash and quantities, always current (see the module docstring) ...
         self._cash: dict[str, Decimal] = {}
         self._held: dict[str, dict[str, _Holding]] = {}
-        # ... and the fills the ledger has not booked yet, oldest first.
-        self._pending: list[tuple[Fill, Instrument, Decimal]] = []
+        # ... and the fills of cash products the ledger has not booked yet, oldest first,
+        # with their instruments (two lists: a tuple per fill would be one more object
+        # for the garbage collector to walk, for the rest of the run).
+        self._pending: list[Fill] = []
+        self._pending_instruments: list[Instrument] = []
         for currency, amount in cash.items():
             self._open(currency, amount)
 
@@ -87,9 +89,10 @@ class VenueAccount:
     def _books(self) -> Ledger:
         """The ledger with every fill booked."""
         if self._pending:
-            pending, self._pending = self._pending, []
-            for fill, instrument, leverage in pending:
-                self._book(fill, instrument, leverage)
+            fills, instruments = self._pending, self._pending_instruments
+            self._pending, self._pending_instruments = [], []
+            for fill, instrument in zip(fills, instruments, strict=True):
+                self._book(fill, instrument, instrument.max_leverage)  # (unused: no margin)
         return self._ledger
 
     def currencies(self) -> list[str]:
@@ -115,7 +118,8 @@ class VenueAccount:
         return cash - self._reserved_cash[currency] - ZERO
 
     def reserve_cash(self, currency: str, amount: Decimal) -> None:
-        self._open(currency)
+        if currency not in self._cash:
+            self._open(currency)
         self._reserved_cash[currency] += amount
 
     def release_cash(self, currency: str, amount: Decimal) -> None:
@@ -144,7 +148,8 @@ class VenueAccount:
     # ---- fills ----------------------------------------------------------------
     def apply_fill(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:
         currency = instrument.currency
-        self._open(currency)
+        if currency not in self._held:
+            self._open(currency)
         holdings = self._held[currency]
         held = holdings.get(fill.symbol)
         if held is None:
@@ -155,22 +160,22 @@ class VenueAccount:
             self._cash[currency] = self._ledger.cash(currency)
             held.quantity = self._ledger.quantity(currency, fill.symbol)
             return
-        self._pending.append((fill, instrument, leverage))
-        # Ledger.apply_fill's arithmetic for a cash product, at its precision.
-        outer = getcontext()
-        setcontext(_EXACT)
-        try:
-            delta = fill.quantity if fill.side is BUY else -fill.quantity
-            in_kind = fill.fee_in_kind
-            if in_kind:
-                delta -= in_kind
-            held.quantity += delta
-            fee = fill.commission + fill.tax
-            cash_fee = fee - in_kind * fill.price * held.contract_size if in_kind else fee
-            self._cash[currency] -= (fill.side.sign * fill.quantity * fill.price
-                                     * held.contract_size + cash_fee)
-        finally:
-            setcontext(outer)
+        self._pending.append(fill)
+        self._pending_instruments.append(instrument)
+        # Ledger.apply_fill's arithmetic for a cash product, operation for operation, in
+        # its precision (the methods of a Context: switching the thread's context costs
+        # microseconds more than it looks, for the contextvars bookkeeping).
+        x, qty, price, size = _EXACT, fill.quantity, fill.price, held.contract_size
+        delta = qty if fill.side is BUY else x.minus(qty)
+        in_kind = fill.fee_in_kind
+        if in_kind:
+            delta = x.subtract(delta, in_kind)
+        held.quantity = x.add(held.quantity, delta)
+        fee = x.add(fill.commission, fill.tax)
+        cash_fee = x.subtract(fee, x.multiply(x.multiply(in_kind, price), size)) if in_kind \
+            else fee
+        traded = x.multiply(x.multiply(x.multiply(fill.side.sign, qty), price), size)
+        self._cash[currency] = x.subtract(self._cash[currency], x.add(traded, cash_fee))
 
     def _book(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:
         currency = instrument.currency

@@ -73,6 +73,7 @@ from engine.models import (
     OrderBook,
     OrderStatus,
     OrderType,
+    Side,
     Timeframe,
     TimeInForce,
     to_decimal,
@@ -104,8 +105,8 @@ class WorkingOrder:
     __slots__ = (
         "order", "cid", "boid", "terms", "inst", "symbol", "buy", "kind", "tif", "qty", "filled",
         "filled_value", "limit", "limit_f", "stop", "stop_f", "seq", "active_ns", "fresh",
-        "triggered", "expire_ns", "reserved_cash", "reserved_qty", "kill_reason", "done",
-        "status", "timer", "reason",
+        "triggered", "expire_ns", "needs_cash", "reserved_cash", "reserved_qty", "kill_reason",
+        "done", "status", "timer", "reason", "closed_ns",
     )
 
     def __init__(self, order: Order, terms: Terms, broker_order_id: str, seq: int,
@@ -116,7 +117,7 @@ class WorkingOrder:
         self.terms = terms
         self.inst = terms.inst
         self.symbol = order.symbol
-        self.buy = order.side.sign > 0
+        self.buy = order.side is Side.BUY
         self.kind = order.order_type
         self.tif = order.time_in_force
         self.qty = order.quantity
@@ -131,6 +132,9 @@ class WorkingOrder:
         self.fresh = True  # not yet compared with any market data
         self.triggered = self.kind is not STOP and self.kind is not STOP_LIMIT
         self.expire_ns = NEVER
+        # Pays cash (or margin) to fill: a buy of a cash product, a derivative order that
+        # can add to a position.
+        self.needs_cash = not order.reduce_only if terms.derivative else self.buy
         self.reserved_cash = ZERO
         self.reserved_qty = ZERO
         self.kill_reason = ""  # set by the sink when it had to stop this order (cash)
@@ -138,6 +142,7 @@ class WorkingOrder:
         self.status = OrderStatus.ACCEPTED
         self.timer: object | None = None
         self.reason = ""
+        self.closed_ns = 0  # when the venue closed it (set with ``done``)
 
     @property
     def remaining(self) -> Decimal:
@@ -330,10 +335,11 @@ class MatchingEngine:
                     break
             if price is not None:
                 return inst.snap_price(price, "up" if wo.buy else "down")
-        ref = m.reference()
+        last = m.last
+        ref = last if last == last else m.reference()  # the bar close or last trade, mostly
         if ref is None:
             return None
-        return self._slipped(inst, m.snap(ref), wo.buy)
+        return self._slipped(inst, m.snap(ref), wo.buy) if self.slip else m.snap(ref)
 
     # ---- market data: ticks and books ------------------------------------------
     def on_trade(self, symbol: str, ts_ns: int, price: float, size: float) -> None:
@@ -512,7 +518,10 @@ class MatchingEngine:
         if tf_ns is None:
             tf_ns = self._tf_ns[bar.timeframe] = Timeframe.parse(bar.timeframe).ns
         start, end = bar.ts_ns, bar.ts_ns + tf_ns
-        expiring = min(wo.expire_ns for wo in m.orders)
+        expiring = NEVER
+        for wo in m.orders:  # a loop: min() over a generator costs more for one or two orders
+            if wo.expire_ns < expiring:
+                expiring = wo.expire_ns
         if expiring <= start:
             self._expire(m, start)  # DAY orders of a session that closed before this bar
         eligible = [wo for wo in m.orders if wo.active_ns < end]

@@ -23,7 +23,7 @@ class Terms:
     """One instrument's constants; amounts take finite Decimals (what the venue validated)."""
 
     __slots__ = ("inst", "symbol", "currency", "lot", "min_qty", "contract_size", "unit",
-                 "derivative", "leverage", "maker", "taker", "reserve_rate", "taxed")
+                 "derivative", "leverage", "maker", "taker", "reserve_rate", "taxed", "no_tax")
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
@@ -39,6 +39,9 @@ class Terms:
         self.taker = inst.fees.taker
         self.reserve_rate = max(inst.fees.maker, inst.fees.taker)
         self.taxed = bool(inst.fees.sell_tax)
+        # The tax without a sell tax: (notional * ZERO) quantized is this zero, for any
+        # positive notional (a fill's).
+        self.no_tax = ZERO.quantize(self.unit, rounding=ROUND_DOWN)
 
     def notional(self, price: Decimal, qty: Decimal) -> Decimal:
         """``Instrument.notional`` for Decimals."""
@@ -51,8 +54,7 @@ class Terms:
 
     def tax(self, notional: Decimal, side: Side, on: object) -> Decimal:
         """The tax ``fees_for`` charges on ``notional`` (``on``: the trade date or None)."""
-        # tax_rate is ZERO without a sell tax: skip the call.
-        rate = self.inst.fees.tax_rate(side, on) if self.taxed else ZERO  # type: ignore[arg-type]
+        rate = self.inst.fees.tax_rate(side, on)  # type: ignore[arg-type]
         return (notional * rate).quantize(self.unit, rounding=ROUND_DOWN)
 
     def cost(self, price: Decimal, qty: Decimal, liquidity: Liquidity | None = None) -> Decimal:
@@ -65,6 +67,8 @@ class Terms:
             fee = (notional * self.reserve_rate).quantize(self.unit, rounding=ROUND_CEILING)
         else:
             fee = self.commission(notional, liquidity)
-        if self.derivative:
-            notional = notional / self.leverage
-        return notional + fee
+        return self.tied_up(notional) + fee
+
+    def tied_up(self, notional: Decimal) -> Decimal:
+        """What ``notional`` ties up before fees: all of it, or a derivative's margin."""
+        return notional / self.leverage if self.derivative else notional

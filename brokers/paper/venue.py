@@ -81,6 +81,8 @@ BUY, SELL = Side.BUY, Side.SELL
 BarSource = Mapping[str, pd.DataFrame] | Callable[[str, str, int | None, int | None], pd.DataFrame]
 OHLCV = ["open", "high", "low", "close", "volume"]
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT)
+_PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+_IMMEDIATE = (TimeInForce.IOC, TimeInForce.FOK)
 
 
 class PaperBroker(Broker):
@@ -107,8 +109,8 @@ class PaperBroker(Broker):
         self._instruments: dict[str, Instrument] = {}
         self._terms: dict[str, Terms] = {}
         self._working: dict[str, WorkingOrder] = {}
-        # Closed orders: an Order, or (working order, close time) made into one when asked.
-        self._closed: dict[str, Order | tuple[WorkingOrder, int]] = {}
+        # Closed orders: an Order, or a closed working order made into one when asked.
+        self._closed: dict[str, Order | WorkingOrder] = {}
         self._seen: set[str] = set()
         self._fills: list[Fill] = []
         self._order_no = 0
@@ -309,7 +311,9 @@ class PaperBroker(Broker):
         self._order_no += 1
         wo = WorkingOrder(order, terms, f"{self.name}-{self._order_no}",
                           self.matching.next_seq(), now)
-        reason = self._reserve(wo) or self._schedule_expiry(wo, now)
+        reason = self._reserve(wo)
+        if not reason and wo.tif is TimeInForce.DAY:
+            reason = self._schedule_expiry(wo, now)
         if not reason and order.post_only and self.matching.would_take(wo):
             reason = f"post-only order at {order.price} would take liquidity"
         if reason:
@@ -324,12 +328,11 @@ class PaperBroker(Broker):
     def _validate(self, order: Order, inst: Instrument, now: int) -> str:
         kind, tif = order.order_type, order.time_in_force
         stop = kind in _STOPS
-        if stop and tif in (TimeInForce.IOC, TimeInForce.FOK):
+        if stop and tif in _IMMEDIATE:
             return f"{kind.value} orders cannot be {tif.value}: a stop waits for its trigger"
-        if order.post_only and (kind is not OrderType.LIMIT or tif in (TimeInForce.IOC,
-                                                                        TimeInForce.FOK)):
+        if order.post_only and (kind is not OrderType.LIMIT or tif in _IMMEDIATE):
             return "post-only needs a GTC or DAY LIMIT order"
-        needs_price = kind in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_price = kind in _PRICED
         if needs_price and order.price is None:
             return f"{kind.value} order needs a limit price"
         if stop and order.stop_price is None:
@@ -381,12 +384,6 @@ class PaperBroker(Broker):
         return ""
 
     # ---- reservations ---------------------------------------------------------------
-    @staticmethod
-    def _needs_cash(wo: WorkingOrder) -> bool:
-        if wo.terms.derivative:
-            return not wo.order.reduce_only
-        return wo.buy
-
     def _price_for_cash(self, wo: WorkingOrder) -> Decimal | None:
         if wo.limit is not None and wo.kind is not OrderType.STOP:
             return wo.limit
@@ -406,7 +403,7 @@ class PaperBroker(Broker):
                         f"short selling is not allowed for {inst.symbol}")
             self.account.reserve_qty(inst.symbol, wo.qty)
             wo.reserved_qty = wo.qty
-        if not self._needs_cash(wo):
+        if not wo.needs_cash:
             return ""
         price = self._price_for_cash(wo)
         if price is None:
@@ -431,8 +428,7 @@ class PaperBroker(Broker):
 
     # ---- DAY orders -------------------------------------------------------------------
     def _schedule_expiry(self, wo: WorkingOrder, now: int) -> str:
-        if wo.tif is not TimeInForce.DAY:
-            return ""
+        """Set a DAY order's expiry at its session's close ("" or why it cannot have one)."""
         calendar = self._calendar(wo.inst)
         if calendar is None:
             return f"DAY orders need a market calendar; {wo.inst.calendar!r} is unknown"
@@ -537,7 +533,7 @@ class PaperBroker(Broker):
                 return f"insufficient holdings: {rest} {inst.symbol} to sell, {sellable} available"
             self.account.reserve_qty(inst.symbol, rest)
             wo.reserved_qty = rest
-        if self._needs_cash(wo):
+        if wo.needs_cash:
             price = self._price_for_cash(wo)
             if price is None:
                 return f"no market price for {inst.symbol}"
@@ -562,27 +558,31 @@ class PaperBroker(Broker):
                 liquidity: Liquidity) -> Decimal:
         """Book one execution of ``wo``; may fill less when cash runs short."""
         terms = wo.terms
-        if self._needs_cash(wo):
+        # Instrument.fees_for's arithmetic (tests/brokers/paper/test_terms.py); the
+        # commission is also what the cash check charges.
+        notional = terms.notional(price, qty)
+        commission = terms.commission(notional, liquidity)
+        if wo.needs_cash:
             available = self.account.free_cash(terms.currency) + wo.reserved_cash
-            cost = terms.cost(price, qty, liquidity)
+            cost = terms.tied_up(notional) + commission
             if cost > available:
                 qty = self._affordable(terms, price, qty, liquidity, available)
                 wo.kill_reason = (f"insufficient cash to fill the rest at {price}: "
                                   f"{max(available, ZERO)} {terms.currency} available")
                 if qty <= 0:
                     return ZERO
-                cost = terms.cost(price, qty, liquidity)
+                notional = terms.notional(price, qty)
+                commission = terms.commission(notional, liquidity)
+                cost = terms.tied_up(notional) + commission
         else:
             cost = ZERO
         now = self.clock.now_ns()
         side = BUY if wo.buy else SELL
-        # Instrument.fees_for's arithmetic (tests/brokers/paper/test_terms.py).
-        notional = terms.notional(price, qty)
-        tax = terms.tax(notional, side, self._trade_date(terms.inst, now) if terms.taxed else None)
+        tax = terms.tax(notional, side, self._trade_date(terms.inst, now)) if terms.taxed \
+            else terms.no_tax
         self._fill_no += 1
         fill = make_fill(f"{self.name}-F{self._fill_no}", wo.cid, self.name, wo.symbol, side,
-                         qty, price, now, terms.commission(notional, liquidity), tax, liquidity,
-                         wo.boid, ZERO)
+                         qty, price, now, commission, tax, liquidity, wo.boid, ZERO)
         # What is still reserved for the rest never exceeds what was reserved minus
         # what this fill cost, so free cash never goes negative.
         left = max(wo.reserved_cash - cost, ZERO)
@@ -602,7 +602,7 @@ class PaperBroker(Broker):
         if not wo.buy and not inst.allows_short:
             self.account.reserve_qty(inst.symbol, wo.remaining)
             wo.reserved_qty = wo.remaining
-        if self._needs_cash(wo):
+        if wo.needs_cash:
             price = self._price_for_cash(wo)
             need = wo.terms.cost(price, wo.remaining) if price is not None else at_most
             need = min(need, at_most)
@@ -625,7 +625,7 @@ class PaperBroker(Broker):
         return max(q, ZERO)
 
     def can_fill(self, wo: WorkingOrder, plan: list[PlanStep]) -> str | None:
-        if not self._needs_cash(wo):
+        if not wo.needs_cash:
             return None
         inst = wo.inst
         cost = sum((wo.terms.cost(p, q, liq) for q, p, liq, _ in plan), ZERO)
@@ -641,7 +641,8 @@ class PaperBroker(Broker):
         self._working.pop(wo.cid, None)
         wo.status = status
         wo.reason = reason
-        self._closed[wo.cid] = (wo, self.clock.now_ns())  # final: the snapshot can wait
+        wo.closed_ns = self.clock.now_ns()
+        self._closed[wo.cid] = wo  # final: the snapshot can wait
         if status is not S.FILLED:  # a fill is its own report
             self._report(wo.cid, status, broker_order_id=wo.boid, reason=reason,
                          filled_qty=wo.filled)
@@ -683,7 +684,8 @@ class PaperBroker(Broker):
     async def fetch_order_history(self, since_ns: int | None = None) -> list[Order]:
         out: list[Order] = []
         for cid, entry in self._closed.items():
-            order = self._snapshot(*entry) if isinstance(entry, tuple) else entry
+            order = self._snapshot(entry, entry.closed_ns) if isinstance(
+                entry, WorkingOrder) else entry
             self._closed[cid] = order
             if since_ns is None or order.updated_ns >= since_ns:
                 out.append(order)

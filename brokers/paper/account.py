@@ -166,7 +166,7 @@ class VenueAccount:
         # its precision (the methods of a Context: switching the thread's context costs
         # microseconds more than it looks, for the contextvars bookkeeping).
         x, qty, price, size = _EXACT, fill.quantity, fill.price, held.contract_size
-        delta = qty if fill.side is BUY else x.minus(qty)
+        delta, sign = (qty, 1) if fill.side is BUY else (x.minus(qty), -1)
         in_kind = fill.fee_in_kind
         if in_kind:
             delta = x.subtract(delta, in_kind)
@@ -174,7 +174,7 @@ class VenueAccount:
         fee = x.add(fill.commission, fill.tax)
         cash_fee = x.subtract(fee, x.multiply(x.multiply(in_kind, price), size)) if in_kind \
             else fee
-        traded = x.multiply(x.multiply(x.multiply(fill.side.sign, qty), price), size)
+        traded = x.multiply(x.multiply(x.multiply(sign, qty), price), size)
         self._cash[currency] = x.subtract(self._cash[currency], x.add(traded, cash_fee))
 
     def _book(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:

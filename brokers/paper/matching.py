@@ -91,6 +91,8 @@ STOP = OrderType.STOP
 STOP_LIMIT = OrderType.STOP_LIMIT
 IOC = TimeInForce.IOC
 FOK = TimeInForce.FOK
+BUY = Side.BUY
+ACCEPTED, FILLED = OrderStatus.ACCEPTED, OrderStatus.FILLED
 NEVER = 2**63 - 1  # a time after every other
 BPS = Decimal(10_000)
 SNAP_MEMO = 4096  # snapped prices remembered per symbol (then forgotten all at once)
@@ -117,7 +119,7 @@ class WorkingOrder:
         self.terms = terms
         self.inst = terms.inst
         self.symbol = order.symbol
-        self.buy = order.side is Side.BUY
+        self.buy = order.side is BUY
         self.kind = order.order_type
         self.tif = order.time_in_force
         self.qty = order.quantity
@@ -139,7 +141,7 @@ class WorkingOrder:
         self.reserved_qty = ZERO
         self.kill_reason = ""  # set by the sink when it had to stop this order (cash)
         self.done = False
-        self.status = OrderStatus.ACCEPTED
+        self.status = ACCEPTED
         self.timer: object | None = None
         self.reason = ""
         self.closed_ns = 0  # when the venue closed it (set with ``done``)
@@ -634,7 +636,7 @@ class MatchingEngine:
                 self._finish(m, wo, OrderStatus.CANCELLED, wo.kill_reason)
                 break
             if wo.remaining <= 0:
-                self._finish(m, wo, OrderStatus.FILLED, "")
+                self._finish(m, wo, FILLED, "")
                 break
         return filled
 

@@ -77,7 +77,11 @@ from engine.models.orders import evolve
 log = logging.getLogger(__name__)
 
 S = OrderStatus
+# Enum members as module constants: ``OrderStatus.FILLED`` is an attribute lookup on
+# the enum class, ~70 ns each time on the order path.
 BUY, SELL = Side.BUY, Side.SELL
+ACCEPTED, FILLED, PARTIALLY_FILLED = S.ACCEPTED, S.FILLED, S.PARTIALLY_FILLED
+STOP, DAY, CONNECTED = OrderType.STOP, TimeInForce.DAY, ConnectionState.CONNECTED
 BarSource = Mapping[str, pd.DataFrame] | Callable[[str, str, int | None, int | None], pd.DataFrame]
 OHLCV = ["open", "high", "low", "close", "volume"]
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT)
@@ -281,7 +285,7 @@ class PaperBroker(Broker):
                             order, quantity, price)
 
     def _check_online(self) -> None:
-        if self.state is not ConnectionState.CONNECTED:
+        if self.state is not CONNECTED:
             raise BrokerUnavailable(f"{self.name} is {self.state.value.lower()}")
 
     def _after_latency(self, what: str, fn: Callable[..., None], *args: object) -> None:
@@ -312,7 +316,7 @@ class PaperBroker(Broker):
         wo = WorkingOrder(order, terms, f"{self.name}-{self._order_no}",
                           self.matching.next_seq(), now)
         reason = self._reserve(wo)
-        if not reason and wo.tif is TimeInForce.DAY:
+        if not reason and wo.tif is DAY:
             reason = self._schedule_expiry(wo, now)
         if not reason and order.post_only and self.matching.would_take(wo):
             reason = f"post-only order at {order.price} would take liquidity"
@@ -322,7 +326,7 @@ class PaperBroker(Broker):
             self._reject(order, reason, wo.boid)
             return
         self._working[cid] = wo
-        self._report(cid, S.ACCEPTED, broker_order_id=wo.boid)
+        self._report(cid, ACCEPTED, wo.boid)
         self.matching.add(wo)
 
     def _validate(self, order: Order, inst: Instrument, now: int) -> str:
@@ -365,7 +369,7 @@ class PaperBroker(Broker):
                             f"{inst.snap_price(base)})")
         if order.reduce_only:
             held = self.account.holding(inst)
-            if held == 0 or (held > 0) == (order.side is Side.BUY):
+            if held == 0 or (held > 0) == (order.side is BUY):
                 return "reduce-only order would open or increase a position"
             if qty > abs(held):
                 return f"reduce-only order of {qty} exceeds the position of {abs(held)}"
@@ -385,9 +389,9 @@ class PaperBroker(Broker):
 
     # ---- reservations ---------------------------------------------------------------
     def _price_for_cash(self, wo: WorkingOrder) -> Decimal | None:
-        if wo.limit is not None and wo.kind is not OrderType.STOP:
+        if wo.limit is not None and wo.kind is not STOP:
             return wo.limit
-        if wo.kind is OrderType.STOP and wo.stop is not None:
+        if wo.kind is STOP and wo.stop is not None:
             return self.matching._slipped(wo.inst, wo.stop, wo.buy)
         return self.matching.estimate_price(wo)
 
@@ -589,7 +593,7 @@ class PaperBroker(Broker):
         self._release(wo)
         wo.filled += qty
         wo.filled_value += qty * price
-        wo.status = S.FILLED if wo.filled >= wo.qty else S.PARTIALLY_FILLED
+        wo.status = FILLED if wo.filled >= wo.qty else PARTIALLY_FILLED
         self.account.apply_fill(fill, terms.inst, terms.leverage)
         if wo.remaining > 0 and not wo.kill_reason:
             self._rereserve(wo, left)
@@ -643,12 +647,12 @@ class PaperBroker(Broker):
         wo.reason = reason
         wo.closed_ns = self.clock.now_ns()
         self._closed[wo.cid] = wo  # final: the snapshot can wait
-        if status is not S.FILLED:  # a fill is its own report
+        if status is not FILLED:  # a fill is its own report
             self._report(wo.cid, status, broker_order_id=wo.boid, reason=reason,
                          filled_qty=wo.filled)
 
     # ---- reports ---------------------------------------------------------------------
-    def _report(self, cid: str, status: OrderStatus, *, broker_order_id: str = "",
+    def _report(self, cid: str, status: OrderStatus, broker_order_id: str = "",
                 reason: str = "", quantity: Decimal | None = None, price: Decimal | None = None,
                 filled_qty: Decimal | None = None) -> None:
         """Publish an ``OrderUpdate`` (its fields, in order, as ``make_update`` takes them)."""

@@ -1,15 +1,14 @@
 """The venue's shortcuts give what the engine's own methods give, to the Decimal exponent.
 
-``Terms`` (an instrument's constants), ``make_fill`` / ``make_update`` (records
-built through their slots) and ``Market.snap`` (remembered price snaps) replace
-engine calls on every order; each is held equal here to the straightforward call
-it replaces, comparing ``repr`` so that ``Decimal('1.0')`` vs ``Decimal('1')``
-counts as a difference.
+``Terms`` (an instrument's constants) and ``Market.snap`` (remembered price
+snaps) replace engine calls on every order; each is held equal here to the
+straightforward call it replaces, comparing ``repr`` so that ``Decimal('1.0')``
+vs ``Decimal('1')`` counts as a difference.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
@@ -18,15 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brokers.paper.matching import SNAP_MEMO, Market
-from brokers.paper.records import make_fill, make_update, slot_constructor
 from brokers.paper.terms import Terms
-from engine.execution.broker import OrderUpdate
 from engine.models import (
     FeeSchedule,
-    Fill,
     Instrument,
     Liquidity,
-    OrderStatus,
     Side,
     crypto_perp,
     crypto_spot,
@@ -92,41 +87,6 @@ def test_terms_charge_what_the_instrument_charges(data, inst, liq, side, on):
                                                                            charge))
     assert repr(terms.tied_up(notional) + terms.commission(notional, liq)) == \
         repr(reference_cost(inst, price, qty, liq))
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.data(), instruments, liquidity, sides, st.text(max_size=12), st.integers(0, 2**62))
-def test_slot_built_fills_equal_constructed_ones(data, inst, liq, side, text, ts):
-    price, qty = data.draw(price_qty(inst))
-    fields = (f"paper-F{ts}", f"c{text}", "paper", inst.symbol, side, qty, price, ts,
-              price * D("0.001"), D(0), liq, text, D(0))
-    built, constructed = make_fill(*fields), Fill(*fields)
-    assert built == constructed and repr(built) == repr(constructed)
-    assert hash(built) == hash(constructed) and type(built) is Fill
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.sampled_from(list(OrderStatus)), st.text(max_size=20), st.integers(0, 2**62),
-       st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False)))
-def test_slot_built_updates_equal_constructed_ones(status, text, ts, number):
-    fields = ("paper", f"c{text}", status, ts, text[:3], text, number, number, number)
-    built, constructed = make_update(*fields), OrderUpdate(*fields)
-    assert built == constructed and repr(built) == repr(constructed)
-
-
-def test_slot_constructor_falls_back_to_the_constructor_for_other_shapes():
-    @dataclass(frozen=True)
-    class Checked:
-        value: int
-
-        def __post_init__(self) -> None:
-            if self.value < 0:
-                raise ValueError("negative")
-
-    make = slot_constructor(Checked)
-    assert make is Checked  # __post_init__ must run: no shortcut
-    with pytest.raises(ValueError):
-        make(-1)
 
 
 @settings(max_examples=100, deadline=None)

@@ -92,7 +92,8 @@ class VenueAccount:
             fills, instruments = self._pending, self._pending_instruments
             self._pending, self._pending_instruments = [], []
             for fill, instrument in zip(fills, instruments, strict=True):
-                self._book(fill, instrument, instrument.max_leverage)  # (unused: no margin)
+                # (leverage matters to derivatives only, and they are never pending)
+                self._book(fill, instrument, instrument.max_leverage)
         return self._ledger
 
     def currencies(self) -> list[str]:

@@ -1,9 +1,9 @@
 """A backtest's equity curve: the account after each fill, valued at every bar's close.
 
 The account only changes when a fill lands, so instead of valuing it on each of
-a million bars in Python, ``EquityTracker`` notes cash and positions (as floats)
-at each fill, with the timeline row the fill happened in, and ``curve`` values
-all bars at once in numpy. The arithmetic per point is the one a per-bar loop
+a million bars in Python, ``EquityTracker`` notes cash and the position after
+each fill, with the timeline row the fill happened in, and ``curve`` values all
+bars at once in numpy. The arithmetic per point is the one a per-bar loop
 would do, in the same order (cash, then each symbol's ``qty * close * size``,
 less the cost for margined contracts), so the figures are the same to the bit.
 """
@@ -11,10 +11,11 @@ less the cost for margined contracts), so the figures are the same to the bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
-from engine.models import AssetClass, FillEvent, PositionEvent
+from engine.models import AssetClass, Fill, PositionEvent
 from engine.trading import TradingEngine
 
 
@@ -36,40 +37,41 @@ class EquityTracker:
         self.ledger = engine.ledger
         self.broker = broker
         self.row = -1
-        self.cash = float(engine.ledger.cash(broker))
-        self.qty = dict.fromkeys(symbols, 0.0)
-        self.cost = dict.fromkeys(symbols, 0.0)
+        self.opening_cash = float(engine.ledger.cash(broker))
+        self.symbols = {s: k for k, s in enumerate(symbols)}
         self.margin = [engine.instruments.get(s).asset_class is AssetClass.CRYPTO_PERP
                        for s in symbols]
-        self.size = {s: float(engine.instruments.get(s).contract_size) for s in symbols}
-        self.traded = 0.0
-        self.fees = 0.0
-        self.opening_cash = self.cash
-        # One entry per row that had fills: the state after that row's last fill.
-        self.rows: list[int] = []
-        self.states: list[tuple[float, tuple[float, ...], tuple[float, ...]]] = []
-        engine.bus.subscribe(FillEvent, self.on_fill)
+        self.size = [float(engine.instruments.get(s).contract_size) for s in symbols]
+        # Per fill, as the OMS published it: (row, symbol's index, quantity and cost basis
+        # after it, the account's cash after it). Converted to floats once, at the end.
+        self.changes: list[tuple[int, int, Decimal, Decimal, Decimal]] = []
         engine.bus.subscribe(PositionEvent, self.on_position)
 
-    def on_fill(self, event: FillEvent) -> None:
-        f = event.fill
-        self.cash = float(self.ledger.cash(self.broker))
-        self.traded += float(f.price * f.quantity) * self.size.get(f.symbol, 1.0)
-        self.fees += float(f.fee)
-
     def on_position(self, event: PositionEvent) -> None:
-        # Published by the OMS right after the fill's FillEvent, with the position after it.
+        # Published by the OMS right after each fill is booked, with the position after it.
         pos = event.position
-        if pos.broker != self.broker or pos.symbol not in self.qty:
-            return
-        self.qty[pos.symbol] = float(pos.quantity)
-        self.cost[pos.symbol] = float(pos.cost_basis)
-        state = (self.cash, tuple(self.qty.values()), tuple(self.cost.values()))
-        if self.rows and self.rows[-1] == self.row:
-            self.states[-1] = state
-        else:
-            self.rows.append(self.row)
-            self.states.append(state)
+        k = self.symbols.get(pos.symbol)
+        if pos.broker == self.broker and k is not None:
+            self.changes.append((self.row, k, pos.quantity, pos.cost_basis,
+                                 self.ledger.cash(self.broker)))
+
+    def _states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cash, qty[state, symbol], cost[state, symbol]): the account after each row
+        that had fills (the last fill of the row), with the opening state first."""
+        n = len(self.symbols)
+        rows, cash = [-1], [self.opening_cash]
+        qty, cost = [[0.0] * n], [[0.0] * n]
+        for row, k, q, c, money in self.changes:
+            if rows[-1] != row:
+                rows.append(row)
+                cash.append(0.0)
+                qty.append(list(qty[-1]))
+                cost.append(list(cost[-1]))
+            cash[-1] = float(money)
+            qty[-1][k] = float(q)
+            cost[-1][k] = float(c)
+        return (np.array(rows, dtype=np.int64), np.array(cash), np.array(qty).reshape(-1, n),
+                np.array(cost).reshape(-1, n))
 
     def curve(self, ts_ns: np.ndarray, which: np.ndarray, close: np.ndarray,
               bar_ns: int, first_close: list[float]) -> EquityCurve:
@@ -81,21 +83,29 @@ class EquityTracker:
         ends = ts_ns + bar_ns
         last = np.r_[ends[1:] != ends[:-1], True]  # several symbols closing together: one point
         points = np.flatnonzero(last)
-        state = np.searchsorted(np.asarray(self.rows, dtype=np.int64), points, side="right") - 1
-        cash = np.array([self.opening_cash] + [s[0] for s in self.states])[state + 1]
-        value = cash.copy()
+        rows, cash, qty, cost = self._states()
+        state = np.searchsorted(rows, points, side="right") - 1
+        value = cash[state]
         exposed = np.zeros(len(points), dtype=bool)
-        for k, symbol in enumerate(self.qty):
-            qty = np.array([0.0] + [s[1][k] for s in self.states])[state + 1]
-            cost = np.array([0.0] + [s[2][k] for s in self.states])[state + 1]
+        for k in range(len(self.symbols)):
+            held_qty, held_cost = qty[state, k], cost[state, k]
             mine = np.flatnonzero(which == k)
             seen = np.searchsorted(mine, points, side="right") - 1
             price = np.where(seen >= 0, close[mine[np.maximum(seen, 0)]], first_close[k]) \
                 if len(mine) else np.full(len(points), first_close[k])
-            worth = qty * price * self.size[symbol]
+            worth = held_qty * price * self.size[k]
             if self.margin[k]:
-                worth = worth - cost
-            held = qty != 0
+                worth = worth - held_cost
+            held = held_qty != 0
             value = np.where(held, value + worth, value)
             exposed |= held
         return EquityCurve(ends[points], value, exposed)
+
+
+def fill_totals(fills: list[Fill], contract_size: dict[str, float]) -> tuple[float, float]:
+    """(notional traded, fees paid) over ``fills``, summed in fill order."""
+    traded = fees = 0.0
+    for f in fills:
+        traded += float(f.price * f.quantity) * contract_size.get(f.symbol, 1.0)
+        fees += float(f.fee)
+    return traded, fees

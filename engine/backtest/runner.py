@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.backtest.equity import EquityTracker
+from engine.backtest.equity import EquityTracker, fill_totals
 from engine.backtest.metrics import Metrics, compute_metrics, drawdown_curve
 from engine.backtest.trades import RoundTrip, round_trips
 from engine.clock import SimulatedClock
@@ -434,10 +434,10 @@ def run_backtest(
     assert isinstance(journal, MemoryJournal)
     fills = list(journal.fills)
     trades = round_trips(fills, {s: i.contract_size for s, i in insts.items()})
+    traded, fees = fill_totals(fills, {s: float(i.contract_size) for s, i in insts.items()})
     periods = 365 if all(i.calendar == "24/7" for i in insts.values()) else 252
     metrics = compute_metrics(curve, trades, exposure=points.exposed,
-                              traded_notional=equity.traded,
-                              fees=equity.fees, periods_per_year=periods)
+                              traded_notional=traded, fees=fees, periods_per_year=periods)
     return BacktestResult(
         config=replace(config, params=params), metrics=metrics, equity=curve,
         drawdown=drawdown_curve(curve), trades=trades, orders=list(journal.orders.values()),

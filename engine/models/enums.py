@@ -9,14 +9,17 @@ class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
-    @property
-    def sign(self) -> int:
-        """+1 for a buy, -1 for a sell: signed quantity = sign * quantity."""
-        return 1 if self is Side.BUY else -1
+    # +1 for a buy, -1 for a sell: signed quantity = sign * quantity. Set on each member
+    # below: a property re-looked up Side.BUY on every call (0.2 us, several per order).
+    sign: int
 
     @property
     def opposite(self) -> Side:
         return Side.SELL if self is Side.BUY else Side.BUY
+
+
+Side.BUY.sign = 1
+Side.SELL.sign = -1
 
 
 class OrderType(StrEnum):

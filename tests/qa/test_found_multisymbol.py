@@ -14,7 +14,7 @@ from tests.qa._strategies import HERE
 
 
 def _entries(result, symbol):
-    return [(t.entry_time, t.exit_time) for t in result.trades if t.symbol == symbol]
+    return [(t.entry_ns, t.exit_ns) for t in result.trades if t.symbol == symbol]
 
 
 def test_builtin_strategy_on_two_symbols_does_not_mix_their_prices():

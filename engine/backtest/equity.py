@@ -75,31 +75,33 @@ class EquityTracker:
 
     def curve(self, ts_ns: np.ndarray, which: np.ndarray, close: np.ndarray,
               bar_ns: int, first_close: list[float]) -> EquityCurve:
-        """Value the account at every bar's close (one point per distinct close time).
+        """Value the account at every distinct bar close.
 
         ``ts_ns``/``which``/``close``: the timeline (open time, symbol's index, close);
         ``first_close``: each symbol's first close, its value before its first bar.
+        The point at a close time E sees the fills of every bar that opened before E
+        (closes come before opens at the same instant) and each symbol's last close at
+        or before E.
         """
-        ends = ts_ns + bar_ns
-        last = np.r_[ends[1:] != ends[:-1], True]  # several symbols closing together: one point
-        points = np.flatnonzero(last)
+        ends = np.unique(ts_ns + bar_ns)
+        opened = np.searchsorted(ts_ns, ends, side="left") - 1  # last row opened before E
         rows, cash, qty, cost = self._states()
-        state = np.searchsorted(rows, points, side="right") - 1
+        state = np.searchsorted(rows, opened, side="right") - 1
         value = cash[state]
-        exposed = np.zeros(len(points), dtype=bool)
+        exposed = np.zeros(len(ends), dtype=bool)
         for k in range(len(self.symbols)):
             held_qty, held_cost = qty[state, k], cost[state, k]
             mine = np.flatnonzero(which == k)
-            seen = np.searchsorted(mine, points, side="right") - 1
+            seen = np.searchsorted(ts_ns[mine] + bar_ns, ends, side="right") - 1
             price = np.where(seen >= 0, close[mine[np.maximum(seen, 0)]], first_close[k]) \
-                if len(mine) else np.full(len(points), first_close[k])
+                if len(mine) else np.full(len(ends), first_close[k])
             worth = held_qty * price * self.size[k]
             if self.margin[k]:
                 worth = worth - held_cost
             held = held_qty != 0
             value = np.where(held, value + worth, value)
             exposed |= held
-        return EquityCurve(ends[points], value, exposed)
+        return EquityCurve(ends, value, exposed)
 
 
 def fill_totals(fills: list[Fill], contract_size: dict[str, float]) -> tuple[float, float]:

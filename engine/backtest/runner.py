@@ -12,8 +12,8 @@ the paper venue in bar mode, and the strategy through the same
    the portfolio monitor and the market state react, and new orders go through
    risk and the OMS to the venue, to fill on a later bar.
 
-Bars of several symbols that open together all reach the venue first, then are
-all published at their close. Equity is valued at every bar's close. Results are computed from the fills
+With several symbols, opens and closes interleave in time order (closes first at
+the same instant). Equity is valued at every bar's close. Results are computed from the fills
 the OMS journaled, by the same code the GUI shows.
 """
 
@@ -23,6 +23,7 @@ import gc
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -382,12 +383,14 @@ def run_backtest(
     publish = engine.bus.publish
     advance = clock.advance_to
     n = len(ts)
-    # Bars of several symbols that open together all reach the venue at that open
-    # (fills), and are published together at their close: ``closes_now`` marks each
-    # instant's last bar, ``opening`` holds the others until then.
-    closes_now = np.r_[ts[1:] != ts[:-1], True]
-    opening: list[Bar] = []
-    end = int(ts[0])
+    # Each bar is two events: its open (the venue fills what was sent before) and its
+    # close (it is published). Both happen in time order across symbols, closes before
+    # opens at the same instant, so an order sent on one close fills at the next open.
+    # One timeframe per run, so closes come in timeline order: a FIFO of bars opened
+    # and not yet closed is enough.
+    closing: deque[tuple[int, Bar]] = deque()
+    pop, push = closing.popleft, closing.append
+    now = int(ts[0])
     started = time.perf_counter()
     with _frozen_heap():
         for lo in range(0, n, CHUNK):
@@ -399,26 +402,23 @@ def run_backtest(
                     progress(lo / n)
             hi = min(lo + CHUNK, n)
             chunk = zip(range(lo, hi), ts[lo:hi].tolist(), which[lo:hi].tolist(),
-                        *(col[lo:hi].tolist() for col in columns), closes_now[lo:hi].tolist(),
-                        strict=True)
-            for row, t, k, o, h, low, close, v, last in chunk:
-                bar = make_bar(names[k], tf_name, t, o, h, low, close, v)
-                if t >= end:  # a bar opening before the last close stays at that close
+                        *(col[lo:hi].tolist() for col in columns), strict=True)
+            for row, t, k, o, h, low, close, v in chunk:
+                while closing and closing[0][0] <= t:
+                    now, done = pop()
+                    advance(now)
+                    publish(done)
+                if t > now:
                     advance(t)
+                    now = t
+                bar = make_bar(names[k], tf_name, t, o, h, low, close, v)
                 equity.row = row
                 on_bar(bar)
-                if not last:
-                    opening.append(bar)
-                    continue
-                end = t + tf_ns
-                advance(end)
-                if opening:
-                    opening.append(bar)
-                    for each in opening:
-                        publish(each)
-                    opening.clear()
-                else:
-                    publish(bar)
+                push((t + tf_ns, bar))
+        while closing:
+            now, done = pop()
+            advance(now)
+            publish(done)
     elapsed = time.perf_counter() - started
     runner.stop_all()
     warnings += strategy_warnings(runner, strategy.strategy_id)

@@ -62,7 +62,7 @@ from engine.settings import (
 from engine.settings.adapters import BROKERS
 from engine.settings.model import Settings
 from engine.storage import Database
-from engine.strategy.base import warmup_count
+from engine.strategy.base import instances_symbols, warmup_count
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
 from engine.trading import TradingEngine
@@ -219,8 +219,8 @@ class LiveSession:
         for name in self.options.strategies:
             cls = get_strategy(name)
             params = session_params(self.settings, name, dict(self.options.params))
-            for symbol in self.strategy_symbols:
-                self.runner.add(cls(self.engine, symbol, params=params))
+            for symbols in instances_symbols(cls, self.strategy_symbols):
+                self.runner.add(cls(self.engine, symbols, params=params))
 
     def _subscribe_bus(self) -> None:
         bus, counts = self.engine.bus, self._counts

@@ -54,7 +54,7 @@ from engine.settings.model import Settings
 from engine.storage import Database
 from engine.storage.bars import load_bars, upsert_bars
 from engine.storage.instruments import load_instrument, save_instruments
-from engine.strategy.base import warmup_count
+from engine.strategy.base import instances_symbols, warmup_count
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
 from engine.trading import TradingEngine
@@ -318,7 +318,8 @@ class TradingSession:
                 if symbol not in self.market:
                     raise UserError(f"strategy symbol {symbol!r} is not replayed; "
                                     f"replayed: {', '.join(self.symbols)}")
-                self.runner.add(cls(self.engine, symbol, params=params))
+            for symbols in instances_symbols(cls, targets):
+                self.runner.add(cls(self.engine, symbols, params=params))
 
     # ---- running ----------------------------------------------------------------------
     async def start(self) -> None:

@@ -56,7 +56,7 @@ from engine.models import (
 from engine.risk.limits import RiskLimits
 from engine.risk.portfolio import PortfolioLimits, PortfolioRiskMonitor
 from engine.session_summary import iso
-from engine.strategy.base import warmup_count
+from engine.strategy.base import instances_symbols, warmup_count
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
 from engine.trading import EngineConfig, TradingEngine
@@ -270,15 +270,16 @@ def bar_factory() -> Callable[..., Bar]:
     return make
 
 
-def _warmup_bars(config: BacktestConfig, warmup: pd.DataFrame | Mapping[str, pd.DataFrame]
+def _warmup_bars(symbols: list[str], warmup: pd.DataFrame | Mapping[str, pd.DataFrame]
                  | None, first_ns: int, timeframe: Timeframe, count: int) -> list[Bar]:
-    """The last ``count`` warm-up bars in time order, of those that open before the run's
-    first bar (each symbol's last ``count`` hold them: no Bar is built to be dropped)."""
+    """The last ``count`` warm-up bars of ``symbols`` in time order, of those that open
+    before the run's first bar (each symbol's last ``count`` hold them: no Bar is built
+    to be dropped). One frame stands for the run's only symbol."""
     if warmup is None:
         return []
-    given = {config.symbols[0]: warmup} if isinstance(warmup, pd.DataFrame) else dict(warmup)
+    given = {symbols[0]: warmup} if isinstance(warmup, pd.DataFrame) else dict(warmup)
     frames = {s: f[f.index.as_unit("ns").asi8 < first_ns].tail(count) for s, f in given.items()
-              if s in config.symbols}
+              if s in symbols}
     frames = {s: f for s, f in frames.items() if not f.empty}
     if not frames:
         return []
@@ -361,10 +362,15 @@ def run_backtest(
         PortfolioRiskMonitor(engine, config.portfolio, day_of=calendar_day(first.calendar),
                              session_end=calendar_session_end(engine.instruments))
     runner = StrategyRunner(engine)
-    strategy = runner.add(cls(engine, list(config.symbols), broker=BROKER, params=params,
-                              timeframe=timeframe.name))
-    warm = _warmup_bars(config, warmup, int(ts[0]), timeframe, warmup_count(strategy))
-    runner.start(strategy.strategy_id, warmup=warm)
+    strategies = [runner.add(cls(engine, symbols, broker=BROKER, params=params,
+                                 timeframe=timeframe.name))
+                  for symbols in instances_symbols(cls, config.symbols)]
+    warmed = 0
+    for strategy in strategies:
+        warm = _warmup_bars(strategy.symbols, warmup, int(ts[0]), timeframe,
+                            warmup_count(strategy))
+        warmed = max(warmed, len(warm))
+        runner.start(strategy.strategy_id, warmup=warm)
     equity = EquityTracker(engine, BROKER, list(config.symbols))
 
     # OHLCV in timeline order, handed to the loop as Python lists a chunk at a time:
@@ -421,7 +427,8 @@ def run_backtest(
             publish(done)
     elapsed = time.perf_counter() - started
     runner.stop_all()
-    warnings += strategy_warnings(runner, strategy.strategy_id)
+    for strategy in strategies:
+        warnings += strategy_warnings(runner, strategy.strategy_id)
     if progress is not None:
         progress(1.0)
 
@@ -442,5 +449,5 @@ def run_backtest(
         config=replace(config, params=params), metrics=metrics, equity=curve,
         drawdown=drawdown_curve(curve), trades=trades, orders=list(journal.orders.values()),
         fills=fills, rejections=dict(engine.rejections), warnings=warnings, bars=n,
-        elapsed_s=elapsed, warmup_bars=len(warm),
+        elapsed_s=elapsed, warmup_bars=warmed,
     )

@@ -149,6 +149,7 @@ class FundingArbitrage(Strategy):
     """
 
     name = "funding_arbitrage"
+    multi_symbol = True
     entry_rate = Param(float, 0.0003, low=0.0, high=0.05, help="funding per interval to enter")
     exit_rate = Param(float, 0.0001, low=-0.05, high=0.05, help="funding below which to unwind")
     notional_pct = Param(float, 20.0, low=0.0, high=100.0, help="% of equity per leg")

@@ -38,7 +38,7 @@ stored bars.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -73,6 +73,10 @@ class Strategy:
     params: ClassVar[dict[str, Param]] = {}
     # Size multiplier set by a StrategyManager (adaptive allocation); 1 = as declared.
     allocation: float = 1.0
+    # False: the strategy trades ``self.symbol`` alone, and several symbols get one
+    # instance each (its own indicators, position and state), in backtests as in the
+    # terminal. True: one instance receives every symbol's bars (a spread, a carry trade).
+    multi_symbol: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -283,6 +287,13 @@ class Strategy:
         if runner is None:
             raise RuntimeError("set_timer is available once the strategy is started")
         runner.set_timer(self, name, every_seconds)
+
+
+def instances_symbols(cls: type[Strategy], symbols: Sequence[str]) -> list[list[str]]:
+    """The symbol list of each instance of ``cls`` that trades ``symbols``: one per
+    symbol (``[["AAPL"], ["MSFT"]]`` for sma_cross), or one for all if
+    ``cls.multi_symbol``."""
+    return [list(symbols)] if cls.multi_symbol else [[s] for s in symbols]
 
 
 def warmup_count(strategy: Strategy) -> int:

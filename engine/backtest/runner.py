@@ -208,6 +208,19 @@ def _timeline(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, 
     return ts[order], which[order], rows[order]
 
 
+def _account_currency(config: BacktestConfig, insts: Mapping[str, Instrument]) -> str:
+    """The one currency the run's account holds: every symbol must be quoted in it (the
+    venue would refuse every order of a symbol priced in another, for want of cash)."""
+    quoted = {s: i.currency for s, i in insts.items()}
+    currency = config.currency or next(iter(quoted.values()))
+    others = {s: c for s, c in quoted.items() if c != currency}
+    if others:
+        listed = ", ".join(f"{s} in {c}" for s, c in quoted.items())
+        raise UserError(f"a backtest account holds one currency ({currency}), but the symbols "
+                        f"are quoted {listed}; run each currency's symbols separately")
+    return currency
+
+
 def session_gaps(frame: pd.DataFrame, symbol: str, calendar: str, timeframe: Timeframe,
                  limit: int = 10) -> list[str]:
     """Warnings for missing bars inside a trading session (nights and holidays are normal)."""
@@ -344,7 +357,7 @@ def run_backtest(
                             auto_kill_on_broker_errors=False))
     for inst in insts.values():
         engine.instruments.add(inst)
-    currency = config.currency or next(iter(insts.values())).currency
+    currency = _account_currency(config, insts)
     venue = create_broker(
         "paper", name=BROKER, bus=engine.bus, clock=clock,
         settings={"initial_cash": config.cash, "currency": currency,

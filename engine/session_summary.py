@@ -40,7 +40,7 @@ def trading_summary(engine: TradingEngine, runner: StrategyRunner,
     """Strategies; this session's orders by state, fills, rejections by reason (pre-trade
     risk, and the venue's); what was restored from earlier runs; accounts; positions."""
     orders = [o for o in engine.oms.orders() if o.client_order_id not in counter.orders_before]
-    refused = Counter(_reason(o.reason) for o in orders if o.status is OrderStatus.REJECTED)
+    refused = Counter(reason_kind(o.reason) for o in orders if o.status is OrderStatus.REJECTED)
     accounts = {}
     for broker in engine.ledger.brokers():
         acct = engine.ledger.account(broker)
@@ -61,9 +61,9 @@ def trading_summary(engine: TradingEngine, runner: StrategyRunner,
     }
 
 
-def _reason(text: str) -> str:
-    # One line per kind of refusal: the venue's reason up to its first colon names it
-    # ("reduce-only order would open or increase a position"), the rest is particulars.
+def reason_kind(text: str) -> str:
+    """A refusal's kind: the venue's reason up to its first colon ("reduce-only order
+    would open or increase a position"); the rest is particulars."""
     return (text or "no reason given").split(":")[0].strip()
 
 

@@ -23,8 +23,8 @@ import gc
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -46,6 +46,7 @@ from engine.models import (
     Fill,
     Instrument,
     Order,
+    OrderStatus,
     Timeframe,
     crypto_perp,
     crypto_spot,
@@ -55,7 +56,7 @@ from engine.models import (
 )
 from engine.risk.limits import RiskLimits
 from engine.risk.portfolio import PortfolioLimits, PortfolioRiskMonitor
-from engine.session_summary import iso
+from engine.session_summary import iso, reason_kind
 from engine.strategy.base import instances_symbols, warmup_count
 from engine.strategy.registry import get_strategy
 from engine.strategy.runner import StrategyRunner
@@ -139,11 +140,12 @@ class BacktestResult:
     trades: list[RoundTrip]
     orders: list[Order]
     fills: list[Fill]
-    rejections: dict[str, int]
+    rejections: dict[str, int]  # by pre-trade risk, by code
     warnings: list[str]
     bars: int
     elapsed_s: float
     warmup_bars: int = 0  # history bars the strategy saw before the first bar
+    venue_rejections: dict[str, int] = field(default_factory=dict)  # by the venue, by reason
 
     @property
     def bars_per_second(self) -> float:
@@ -241,7 +243,7 @@ def session_gaps(frame: pd.DataFrame, symbol: str, calendar: str, timeframe: Tim
         start, end = frame.index[i], frame.index[i + 1]
         missing = int(step[i] // timeframe.ns) - 1
         out.append(f"{symbol}: {missing} bar(s) missing inside the session between {start} "
-                   f"and {end}")
+                   f"and {end}; the run went on without them")
     if len(gaps) > limit:
         out.append(f"{symbol}: {len(gaps) - limit} more gaps inside sessions")
     return out
@@ -319,9 +321,26 @@ def strategy_warnings(runner: StrategyRunner, strategy_id: str) -> list[str]:
            f"{iso(first.ts_ns)}: {first.error}"]
     if runner.state(strategy_id) == "error":
         last = [f for f in runner.failures if f.strategy_id == strategy_id][-1]
-        out.append(f"the strategy was stopped after {runner.max_errors} errors (last at "
-                   f"{iso(last.ts_ns)}): nothing after that time is its decision")
+        why = (f"after {count} errors" if count >= runner.max_errors
+               else f"when {last.hook} failed")
+        out.append(f"the strategy was stopped {why} (at {iso(last.ts_ns)}): nothing after "
+                   "that time is its decision")
     return out
+
+
+def venue_refusals(orders: Iterable[Order]) -> dict[str, int]:
+    """Orders the venue rejected (after pre-trade risk let them through), by reason."""
+    return dict(Counter(reason_kind(o.reason) for o in orders
+                        if o.status is OrderStatus.REJECTED))
+
+
+def refusal_warning(refused: Mapping[str, int]) -> list[str]:
+    """The run's warning for venue rejections: each is a trade the strategy wanted and
+    did not get (insufficient cash for an entry sized on the close, say)."""
+    if not refused:
+        return []
+    kinds = "; ".join(f"{reason} ({n})" for reason, n in sorted(refused.items()))
+    return [f"the venue rejected {sum(refused.values())} order(s): {kinds}"]
 
 
 def run_backtest(
@@ -442,6 +461,10 @@ def run_backtest(
     runner.stop_all()
     for strategy in strategies:
         warnings += strategy_warnings(runner, strategy.strategy_id)
+    journal = engine.journal
+    assert isinstance(journal, MemoryJournal)
+    refused = venue_refusals(journal.orders.values())
+    warnings += refusal_warning(refused)
     if progress is not None:
         progress(1.0)
 
@@ -450,8 +473,6 @@ def run_backtest(
     # for a million bars).
     index = pd.DatetimeIndex(points.ts_ns.view("M8[ns]"), tz="UTC")
     curve = pd.Series(points.value, index=index, name="equity")
-    journal = engine.journal
-    assert isinstance(journal, MemoryJournal)
     fills = list(journal.fills)
     trades = round_trips(fills, {s: i.contract_size for s, i in insts.items()})
     traded, fees = fill_totals(fills, {s: float(i.contract_size) for s, i in insts.items()})
@@ -461,6 +482,7 @@ def run_backtest(
     return BacktestResult(
         config=replace(config, params=params), metrics=metrics, equity=curve,
         drawdown=drawdown_curve(curve), trades=trades, orders=list(journal.orders.values()),
-        fills=fills, rejections=dict(engine.rejections), warnings=warnings, bars=n,
+        fills=fills, rejections=dict(engine.rejections), venue_rejections=refused,
+        warnings=warnings, bars=n,
         elapsed_s=elapsed, warmup_bars=warmed,
     )

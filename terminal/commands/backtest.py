@@ -233,7 +233,8 @@ def _backtest(args: argparse.Namespace) -> int:
             "data": data.origin, "params": result.config.params, "bars": result.bars,
             "warmup_bars": result.warmup_bars,
             "metrics": result.metrics.as_dict(), "warnings": result.warnings,
-            "rejections": result.rejections, "run_id": run_id,
+            "rejections": result.rejections, "venue_rejections": result.venue_rejections,
+            "run_id": run_id,
             "elapsed_s": round(result.elapsed_s, 4),
         })
         return 0
@@ -265,7 +266,7 @@ def _run(db: Database | None, config: BacktestConfig, data: DataSet,
 
 def _report_warnings(result: BacktestResult) -> None:
     for message in result.warnings:
-        _warn(f"{message}; the run went on without those bars")
+        _warn(message)
     if result.rejections:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(result.rejections.items()))
         _warn(f"{sum(result.rejections.values())} order(s) rejected by risk checks ({counts})")

@@ -41,7 +41,8 @@ class BacktestTab(QWidget):
         extra = {"Run time s": round(result.elapsed_s, 3),
                  "Bars per second": round(result.bars_per_second),
                  "Orders": len(result.orders), "Fills": len(result.fills),
-                 "Rejected orders": sum(result.rejections.values()),
+                 "Rejected orders": sum(result.rejections.values())
+                 + sum(result.venue_rejections.values()),
                  "Warnings": len(result.warnings)}
         self.metrics.show_metrics(result.metrics.as_dict(), extra)
         self.plots.show_curves(result.equity, result.drawdown)

@@ -2,9 +2,10 @@
 
 Inputs: the equity curve (one value per bar, indexed by time), the round-trip
 trades, the position held on each bar and the traded notional. Returns are
-measured on *daily* equity (the last value of each UTC day), so intraday bar
-noise does not inflate the Sharpe ratio, and annualised with 252 trading days
-(365 for markets that trade every day, ``periods_per_year``).
+measured on *daily* equity (the last value of each UTC day, the first day's
+against the initial equity), so intraday bar noise does not inflate the Sharpe
+ratio, and annualised with 252 trading days (365 for markets that trade every
+day, ``periods_per_year``).
 
 ==================  ==================================================================
 metric              definition
@@ -88,6 +89,14 @@ def _annualised(total: float, days: float) -> float:
         return float("inf")
 
 
+def daily_returns(equity: pd.Series) -> pd.Series:
+    """Each UTC day's return, from the previous day's last equity (the first day's from
+    the curve's first value): a run whose loss is on its first day shows that loss."""
+    closes = equity.groupby(equity.index.normalize()).last()
+    before = pd.Series([float(equity.iloc[0])], index=[closes.index[0] - pd.Timedelta(days=1)])
+    return pd.concat([before, closes]).pct_change().iloc[1:]
+
+
 def compute_metrics(
     equity: pd.Series,
     trades: Sequence[RoundTrip],
@@ -106,7 +115,7 @@ def compute_metrics(
     total = final / initial - 1.0 if initial else float("nan")
     days = (equity.index[-1] - equity.index[0]).total_seconds() / 86_400 if len(equity) > 1 else 0
     annual = _annualised(total, days)
-    daily = equity.groupby(equity.index.normalize()).last().pct_change().dropna()
+    daily = daily_returns(equity)
     rf = risk_free_rate / periods_per_year
     sd = float(daily.std(ddof=1)) if len(daily) > 1 else float("nan")
     root = math.sqrt(periods_per_year)

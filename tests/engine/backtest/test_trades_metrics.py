@@ -47,7 +47,8 @@ def test_metrics_on_a_known_curve():
     assert m.total_return_pct == pytest.approx(21.0)
     assert m.max_drawdown_pct == pytest.approx(10.0)  # 110 -> 99
     assert m.max_dd_duration == str(pd.Timedelta(days=3))  # day 1 peak, back above on day 4
-    daily = equity.pct_change().dropna()
+    # Day 1 counts too, from the initial equity (here its own close: a 0% day).
+    daily = pd.concat([equity.iloc[:1], equity]).pct_change().dropna()
     assert m.sharpe == pytest.approx(daily.mean() / daily.std() * np.sqrt(252))
     assert m.trades == 2 and m.win_rate_pct == 50.0
     assert m.profit_factor == pytest.approx(2.0) and m.expectancy == pytest.approx(2.5)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.indicators import EMA, RSI, VWAP, Bollinger
-from engine.models import Bar
+from engine.models import Bar, Timeframe
 from engine.predict import FeatureWindow, HttpPredictor, Prediction, Predictor, RidgePredictor
 from engine.strategies.sessions import SessionClock
 from engine.strategy import Param, Strategy, register_strategy
@@ -102,6 +102,9 @@ class HybridStrategy(Strategy):
     def on_start(self) -> None:
         inst = self.engine.instruments.find(self.symbol)
         self.sessions = SessionClock(inst.calendar if inst is not None else "24/7")
+        self.bar_ns = Timeframe.parse(self.timeframe).ns
+        # Flatten early enough that one more bar opens before the close to fill it.
+        self.flatten_ns = max(int(self.flatten_minutes * 60 * NS), self.bar_ns)
         self.ema_short = EMA(self.ema_short_period)
         self.ema_long = EMA(self.ema_long_period)
         self.rsi_ind = RSI(self.rsi_period)
@@ -178,8 +181,8 @@ class HybridStrategy(Strategy):
                 reason = "DAILY_TARGET" if change > 0 else "DAILY_LOSS"
                 self._flatten(bar, reason, {"daily_return_pct": change})
         close_ns = self.sessions.close_ns(bar.ts_ns)
-        bar_end = bar.ts_ns + 60 * NS
-        if close_ns is not None and bar_end >= close_ns - int(self.flatten_minutes * 60 * NS):
+        bar_end = bar.ts_ns + self.bar_ns
+        if close_ns is not None and bar_end >= close_ns - self.flatten_ns:
             if self.position() != 0:
                 self._flatten(bar, "SESSION_END", {"minutes_to_close": (close_ns - bar_end) / 60 / NS})
             return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,16 +56,24 @@ METRIC_FORMATS: dict[str, tuple[str, str]] = {
 # ---- trades ---------------------------------------------------------------------------
 
 
+def decimal_text(value: Decimal) -> str:
+    """Plain decimal text without trailing zeros (19457.39, not 19457.3900000...; 100, not
+    1E+2): the exact value, as a spreadsheet reads it."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def trades_frame(trades: Sequence[RoundTrip]) -> pd.DataFrame:
     """One row per round trip; money as exact decimal text, times as UTC timestamps."""
     rows = [{
         "symbol": t.symbol, "direction": "long" if t.direction > 0 else "short",
-        "quantity": str(t.quantity),
+        "quantity": decimal_text(t.quantity),
         "entry_time": pd.Timestamp(t.entry_ns, unit="ns", tz="UTC"),
-        "entry_price": str(t.entry_price),
+        "entry_price": decimal_text(t.entry_price),
         "exit_time": pd.Timestamp(t.exit_ns, unit="ns", tz="UTC"),
-        "exit_price": str(t.exit_price), "gross_pnl": str(t.gross_pnl), "fees": str(t.fees),
-        "net_pnl": str(t.net_pnl), "return_pct": round(t.return_pct, 6),
+        "exit_price": decimal_text(t.exit_price), "gross_pnl": decimal_text(t.gross_pnl),
+        "fees": decimal_text(t.fees), "net_pnl": decimal_text(t.net_pnl),
+        "return_pct": round(t.return_pct, 6),
         "duration": str(pd.Timedelta(t.exit_ns - t.entry_ns, unit="ns")),
     } for t in trades]
     return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from engine.models import Fill, Side
 from engine.models.numbers import ZERO
+from engine.portfolio.ledger import COST_QUANTUM
+
+_WIDE = Context(prec=50)  # quantizing never overflows the default 28 digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,9 @@ def round_trips(fills: Iterable[Fill],
                     entry_ns=lot.ts_ns, entry_price=lot.price,
                     exit_ns=fill.ts_ns, exit_price=fill.price,
                     gross_pnl=(fill.price - lot.price) * qty * d * cs,
-                    fees=(lot.fee_per_unit + fee_unit) * qty,
+                    # Fees per unit came from a division: rounded once, like cost shares
+                    # in the ledger, so a trade's fees read as money, not 28 digits.
+                    fees=((lot.fee_per_unit + fee_unit) * qty).quantize(COST_QUANTUM, context=_WIDE),
                 ))
                 lot.quantity -= qty
                 remaining -= qty

@@ -658,14 +658,18 @@ def search(evaluator: Evaluator, plan: Plan, *, strategy: str, metric: str, maxi
 
 def make_payload(strategy_name: str, data: DataSet | pd.DataFrame,
                  config: BacktestConfig | None) -> Payload:
-    """The run settings and bars: ``config`` as given, or one built from the ``DataSet``."""
+    """The run settings and bars: ``config`` as given, or one built from the ``DataSet``;
+    ``UserError`` up front if the strategy cannot trade its symbols."""
     if isinstance(data, DataSet):
         base = config or BacktestConfig(strategy_name, (data.symbol,), timeframe=data.timeframe)
-        return Payload(replace(base, strategy=strategy_name, params={}), data.frame,
-                       {**data.instruments()}, data.history)
-    if config is None:
+        payload = Payload(replace(base, strategy=strategy_name, params={}), data.frame,
+                          {**data.instruments()}, data.history)
+    elif config is None:
         raise ValueError("pass config= (symbols, timeframe) with a bare DataFrame, or a DataSet")
-    return Payload(replace(config, strategy=strategy_name, params={}), data)
+    else:
+        payload = Payload(replace(config, strategy=strategy_name, params={}), data)
+    strategy_class(strategy_name).check_symbols(payload.config.symbols)
+    return payload
 
 
 def prepare_search(strategy_name: str, space: Mapping[str, Any], metric: str, *,

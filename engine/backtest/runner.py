@@ -361,6 +361,7 @@ def run_backtest(
     """
     cls = get_strategy(config.strategy)
     params = cls.validate_params(config.params)
+    cls.check_symbols(config.symbols)
     timeframe = Timeframe.parse(config.timeframe)
     frames = _frames(config, data)
     insts = {s: _with_commission((instruments or {}).get(s) or default_instrument(s),

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 
+from engine.errors import UserError
 from engine.indicators import ATR, EMA, SMA
 from engine.models import Bar, FundingRate, Side
 from engine.strategy import Param, Strategy, register_strategy
@@ -154,9 +156,15 @@ class FundingArbitrage(Strategy):
     exit_rate = Param(float, 0.0001, low=-0.05, high=0.05, help="funding below which to unwind")
     notional_pct = Param(float, 20.0, low=0.0, high=100.0, help="% of equity per leg")
 
+    @classmethod
+    def check_symbols(cls, symbols: Sequence[str]) -> None:
+        if len(symbols) != 2 or ":" not in symbols[0] or ":" in symbols[1]:
+            raise UserError("funding_arbitrage needs two symbols, the perpetual and then its "
+                            "spot pair (e.g. BTC/USDT:USDT and BTC/USDT); got "
+                            + (", ".join(symbols) or "none"))
+
     def on_start(self) -> None:
-        if len(self.symbols) != 2:
-            raise ValueError("funding_arbitrage needs two symbols: the perpetual and the spot")
+        self.check_symbols(self.symbols)
         self.perp, self.spot = self.symbols
         self.last_price: dict[str, float] = {}
         self.rate = float("nan")

@@ -113,6 +113,11 @@ class Strategy:
         self.__dict__["_params"] = self.validate_params(params or {})
 
     @classmethod
+    def check_symbols(cls, symbols: Sequence[str]) -> None:
+        """Raise ``UserError`` saying what is wrong if the strategy cannot trade
+        ``symbols`` (checked before a backtest or a session starts). Any by default."""
+
+    @classmethod
     def validate_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
         """Parse and range-check ``given``; unknown names are an error."""
         unknown = sorted(set(given) - set(cls.params))
@@ -292,7 +297,8 @@ class Strategy:
 def instances_symbols(cls: type[Strategy], symbols: Sequence[str]) -> list[list[str]]:
     """The symbol list of each instance of ``cls`` that trades ``symbols``: one per
     symbol (``[["AAPL"], ["MSFT"]]`` for sma_cross), or one for all if
-    ``cls.multi_symbol``."""
+    ``cls.multi_symbol``. ``UserError`` if the strategy cannot trade them."""
+    cls.check_symbols(symbols)
     return [list(symbols)] if cls.multi_symbol else [[s] for s in symbols]
 
 

@@ -188,6 +188,14 @@ class VenueAccount:
                 # After the first fill, which created the position with its contract size.
                 self._ledger.set_leverage(currency, instrument.symbol, leverage)
 
+    def transfer(self, currency: str, amount: Decimal) -> None:
+        """Cash in (positive) or out that is not a trade: funding on a perpetual."""
+        ledger = self._books()
+        if not ledger.has_account(currency):
+            self._open(currency)
+        ledger.transfer(currency, amount)
+        self._cash[currency] = ledger.cash(currency)
+
     def mark(self, symbol: str, price: Decimal) -> None:
         self._books().mark(symbol, price)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -59,6 +59,7 @@ from engine.models import (
     Bar,
     ConnectionState,
     Fill,
+    FundingPayment,
     Instrument,
     Liquidity,
     Order,
@@ -71,7 +72,7 @@ from engine.models import (
     Timeframe,
     TimeInForce,
 )
-from engine.models.numbers import ZERO
+from engine.models.numbers import ZERO, to_decimal
 from engine.models.orders import evolve
 
 log = logging.getLogger(__name__)
@@ -652,6 +653,26 @@ class PaperBroker(Broker):
                          filled_qty=wo.filled)
 
     # ---- reports ---------------------------------------------------------------------
+    def settle_funding(self, symbol: str, rate: float, ts_ns: int) -> FundingPayment | None:
+        """Funding at ``ts_ns`` on the position in perpetual ``symbol``, as Binance settles
+        it: position x price x contract size x ``rate``, paid by longs to shorts when the
+        rate is positive, valued at the last price seen. Moves this account's cash and
+        publishes the ``FundingPayment`` (the engine books it once); None when flat."""
+        inst = self._instruments.get(symbol)
+        market = self.matching.markets.get(symbol)
+        if inst is None or not inst.asset_class.is_derivative or market is None:
+            return None
+        held, price = self.account.holding(inst), market.reference()
+        if not held or price is None:
+            return None
+        value = held * market.snap(price) * inst.contract_size * to_decimal(rate, what="rate")
+        amount = (-value).quantize(inst.currency_unit, rounding=ROUND_HALF_EVEN)
+        self.account.transfer(inst.currency, amount)
+        payment = FundingPayment(self.name, symbol, amount, inst.currency, ts_ns,
+                                 f"paper-funding-{symbol}-{ts_ns}")
+        self.bus.publish(payment)
+        return payment
+
     def _report(self, cid: str, status: OrderStatus, broker_order_id: str = "",
                 reason: str = "", quantity: Decimal | None = None, price: Decimal | None = None,
                 filled_qty: Decimal | None = None) -> None:

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from engine.models import AssetClass, Fill, PositionEvent
+from engine.models import AssetClass, Fill, FundingPayment, PositionEvent
 from engine.trading import TradingEngine
 
 
@@ -45,13 +45,24 @@ class EquityTracker:
         # Per fill, as the OMS published it: (row, symbol's index, quantity and cost basis
         # after it, the account's cash after it). Converted to floats once, at the end.
         self.changes: list[tuple[int, int, Decimal, Decimal, Decimal]] = []
+        self.funding: list[FundingPayment] = []  # settled on the account's perpetuals
         engine.bus.subscribe(PositionEvent, self.on_position)
+        # Funding moves cash without a fill (the engine books it before this hears of it).
+        engine.bus.subscribe(FundingPayment, self.on_funding)
 
     def on_position(self, event: PositionEvent) -> None:
         # Published by the OMS right after each fill is booked, with the position after it.
         pos = event.position
         k = self.symbols.get(pos.symbol)
         if pos.broker == self.broker and k is not None:
+            self.changes.append((self.row, k, pos.quantity, pos.cost_basis,
+                                 self.ledger.cash(self.broker)))
+
+    def on_funding(self, event: FundingPayment) -> None:
+        k = self.symbols.get(event.symbol)
+        if event.broker == self.broker and k is not None:
+            self.funding.append(event)
+            pos = self.ledger.position(self.broker, event.symbol)
             self.changes.append((self.row, k, pos.quantity, pos.cost_basis,
                                  self.ledger.cash(self.broker)))
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from engine.backtest.equity import EquityTracker, fill_totals
+from engine.backtest.funding import FundingReplay, funding_events
 from engine.backtest.metrics import Metrics, compute_metrics, drawdown_curve
 from engine.backtest.trades import RoundTrip, round_trips
 from engine.clock import SimulatedClock
@@ -44,6 +45,7 @@ from engine.models import (
     Bar,
     FeeSchedule,
     Fill,
+    FundingPayment,
     Instrument,
     Order,
     OrderStatus,
@@ -146,6 +148,7 @@ class BacktestResult:
     elapsed_s: float
     warmup_bars: int = 0  # history bars the strategy saw before the first bar
     venue_rejections: dict[str, int] = field(default_factory=dict)  # by the venue, by reason
+    funding: list[FundingPayment] = field(default_factory=list)  # paid (-) or received (+)
 
     @property
     def bars_per_second(self) -> float:
@@ -351,6 +354,7 @@ def run_backtest(
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     warmup: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+    funding: Mapping[str, pd.Series] | None = None,
 ) -> BacktestResult:
     """Run ``config.strategy`` over ``data``; see the module docstring for the bar cycle.
 
@@ -358,6 +362,8 @@ def run_backtest(
     ``warmup_count(strategy)`` of them reach the strategy before the run starts,
     as the terminal warms a strategy up on stored bars: its indicators are ready
     on the first bar, and it cannot trade on them.
+    ``funding``: each perpetual's funding rates, indexed by settlement time (see
+    ``engine.backtest.funding``).
     """
     cls = get_strategy(config.strategy)
     params = cls.validate_params(config.params)
@@ -368,6 +374,9 @@ def run_backtest(
                                  config.commission) for s in config.symbols}
     warnings = [w for s, f in frames.items() for w in
                 session_gaps(f, s, insts[s].calendar, timeframe)]
+    warnings += [f"{s}: no funding rates were given, so no funding is settled on it (a "
+                 "perpetual's carry is missing from the results)" for s, i in insts.items()
+                 if i.asset_class.is_derivative and s not in (funding or {})]
     ts, which, rows = _timeline(frames)
 
     clock = SimulatedClock(int(ts[0]))
@@ -430,6 +439,10 @@ def run_backtest(
     closing: deque[tuple[int, Bar]] = deque()
     pop, push = closing.popleft, closing.append
     now = int(ts[0])
+    # Funding settlements before the first bar are history; they are not replayed.
+    rates = FundingReplay([e for e in funding_events(funding, insts) if e[0] >= now],
+                          engine.bus, venue.settle_funding)  # type: ignore[attr-defined]
+    funding_due = rates.next_ns
     started = time.perf_counter()
     with _frozen_heap():
         for lo in range(0, n, CHUNK):
@@ -443,6 +456,9 @@ def run_backtest(
             chunk = zip(range(lo, hi), ts[lo:hi].tolist(), which[lo:hi].tolist(),
                         *(col[lo:hi].tolist() for col in columns), strict=True)
             for row, t, k, o, h, low, close, v in chunk:
+                if funding_due <= t:
+                    now = rates.until(t, now, closing, advance, publish)
+                    funding_due = rates.next_ns
                 while closing and closing[0][0] <= t:
                     now, done = pop()
                     advance(now)
@@ -454,6 +470,8 @@ def run_backtest(
                 equity.row = row
                 on_bar(bar)
                 push((t + tf_ns, bar))
+        if closing:  # settlements up to the last close, then the last closes
+            now = rates.until(closing[-1][0], now, closing, advance, publish)
         while closing:
             now, done = pop()
             advance(now)
@@ -484,6 +502,6 @@ def run_backtest(
         config=replace(config, params=params), metrics=metrics, equity=curve,
         drawdown=drawdown_curve(curve), trades=trades, orders=list(journal.orders.values()),
         fills=fills, rejections=dict(engine.rejections), venue_rejections=refused,
-        warnings=warnings, bars=n,
+        warnings=warnings, bars=n, funding=equity.funding,
         elapsed_s=elapsed, warmup_bars=warmed,
     )

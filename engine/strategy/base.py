@@ -260,14 +260,19 @@ class Strategy:
         """Seed 004's sizing: floor(equity x fraction / price), snapped to the lot.
 
         ``fraction`` defaults to the risk setting ``max_position_pct`` / 100; the
-        result is scaled by ``allocation`` (adaptive allocation, default 1).
+        result is scaled by ``allocation`` (adaptive allocation, default 1). The
+        price includes the instrument's worse commission rate, so an order sized on
+        all the cash can pay its fee (it still cannot if the price moves up before it
+        fills: the venue then rejects it, and a backtest warns).
         """
         frac = fraction if fraction is not None else self.engine.risk.limits.max_position_pct / 100
         p = to_decimal(price, what="price")
         if p <= 0:
             return ZERO
-        raw = self.equity * to_decimal(frac) * to_decimal(self.allocation) / p
         inst = self.engine.instruments.find(symbol or self.symbol)
+        if inst is not None:
+            p *= 1 + max(inst.fees.maker, inst.fees.taker)
+        raw = self.equity * to_decimal(frac) * to_decimal(self.allocation) / p
         qty = inst.snap_qty(raw) if inst is not None else raw.to_integral_value(ROUND_FLOOR)
         return max(qty, ZERO)
 

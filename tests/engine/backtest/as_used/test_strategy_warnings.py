@@ -1,15 +1,15 @@
-"""The warnings of a run whose strategy failed contradict themselves."""
+"""The warnings of a run whose strategy failed say what happened."""
 
 from __future__ import annotations
 
 from engine.backtest.runner import BacktestConfig, run_backtest
 from engine.data import sample
-from tests.qa._strategies import HERE
+from tests.engine.backtest.as_used.strategies import HERE
 
 
 def test_a_strategy_that_raised_once_is_not_said_to_have_been_stopped_after_10_errors():
-    """A strategy raising once in on_start gives: "the strategy raised 1 time(s) ..." AND
-    "the strategy was stopped after 10 errors ...". Only one of those is true."""
+    """A strategy raising once in on_start: "raised 1 time(s)", and stopped because on_start
+    failed (it also said "stopped after 10 errors")."""
     aapl = sample.load_daily("AAPL").loc["2012"]
     result = run_backtest(BacktestConfig(f"{HERE}:FailsOnStart", ("AAPL",), timeframe="1d"),
                           aapl)
@@ -18,11 +18,10 @@ def test_a_strategy_that_raised_once_is_not_said_to_have_been_stopped_after_10_e
 
 
 def test_cli_does_not_call_strategy_errors_missing_bars(capsys):
-    """The CLI appends "; the run went on without those bars" to every run warning,
-    including the strategy's own errors, where no bars are missing."""
+    """Only gap warnings say the run went on without the bars (the CLI added it to all)."""
     from terminal.cli import main
 
-    code = main(["--log-level", "ERROR", "backtest", "--strategy", f"{HERE}:FailsOnStart",
+    main(["--log-level", "ERROR", "backtest", "--strategy", f"{HERE}:FailsOnStart",
                  "--data", "AAPL", "--from", "2012-01-01", "--no-save", "-q"])
     _, err = capsys.readouterr()
     assert "raised" in err

@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine.models import Bar
 from engine.strategy import Param, Strategy
 
-HERE = "tests.qa._strategies"
+HERE = "tests.engine.backtest.as_used.strategies"
 
 
 class BuyEach(Strategy):

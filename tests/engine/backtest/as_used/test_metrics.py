@@ -1,4 +1,4 @@
-"""Backtest metrics: the first day's return is dropped from every daily-return metric."""
+"""Backtest metrics count the first day's return."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ from engine.backtest.runner import BacktestConfig, run_backtest
 
 
 def test_sharpe_counts_the_first_days_return():
-    """Equity 100 -> 90 on day 1, then +1 a day: total -8%, so Sharpe must be negative.
-
-    compute_metrics takes each day's last equity and pct_change()s it, so the move from
-    the initial equity to day 1's close is never a return: Sharpe, Sortino, volatility,
-    VaR and ES ignore the whole first day (on a 5-day 1m run, a fifth of the data).
-    """
+    """Equity 100 -> 90 on day 1, then +1 a day: total -8%, so Sharpe is negative (day 1's
+    move from the initial equity used to be no return at all)."""
     idx = pd.to_datetime(["2013-01-02 14:31", "2013-01-02 21:00", "2013-01-03 21:00",
                           "2013-01-04 21:00"], utc=True)
     equity = pd.Series([100.0, 90.0, 91.0, 92.0], index=idx)
@@ -26,7 +22,7 @@ def test_sharpe_counts_the_first_days_return():
 
 def test_losing_intraday_backtest_does_not_report_a_positive_sharpe(tmp_path):
     """The same through a real run: trend_following on bundled AAPL 1m, 2013-01-02..08,
-    loses 0.016% (its worst day is the first) yet reports Sharpe +3.16."""
+    loses 0.016%, its worst day the first (it reported Sharpe +3.16)."""
     data = resolve_data("AAPL", start="2013-01-02", end="2013-01-08", timeframe="1m",
                         db=str(tmp_path / "none.sqlite3"))
     result = run_backtest(BacktestConfig("trend_following", ("AAPL",), timeframe="1m"),

@@ -1,4 +1,4 @@
-"""Multi-symbol backtests through the Python API (the CLI takes one --data only)."""
+"""Backtests over several symbols, as a user runs them (found in a QA pass)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 from engine.backtest.runner import BacktestConfig, run_backtest
 from engine.data import sample
 from engine.errors import UserError
-from engine.models import OrderStatus
-from tests.qa._strategies import HERE
+from tests.engine.backtest.as_used.strategies import HERE
 
 
 def _entries(result, symbol):
@@ -18,29 +17,24 @@ def _entries(result, symbol):
 
 
 def test_builtin_strategy_on_two_symbols_does_not_mix_their_prices():
-    """sma_cross on AAPL+MSFT: each symbol's bars must feed only that symbol's SMAs.
-
-    Today every bar (AAPL's and MSFT's interleaved) updates ONE pair of SMAs and the
-    strategy trades only symbols[0] (AAPL): the AAPL trades differ from AAPL alone
-    (34 vs 18 round trips on 2003-2006) and MSFT is never traded. Refusing several
-    symbols with a UserError would also be acceptable; silently wrong trades are not.
-    """
+    """sma_cross on AAPL+MSFT runs one instance per symbol: AAPL trades as it does alone
+    (one shared pair of SMAs fed both symbols' bars: 34 AAPL round trips instead of 18,
+    and MSFT never traded), and MSFT trades on its own prices."""
     aapl = sample.load_daily("AAPL").loc["2003":"2006"]
     msft = sample.load_daily("MSFT").loc["2003":"2006"]
     params = {"size": 100}  # fixed size: the legs cannot crowd each other out of cash
     alone = run_backtest(BacktestConfig("sma_cross", ("AAPL",), params, timeframe="1d"), aapl)
-    try:
-        both = run_backtest(BacktestConfig("sma_cross", ("AAPL", "MSFT"), params,
-                                           timeframe="1d"), {"AAPL": aapl, "MSFT": msft})
-    except UserError:
-        return
+    both = run_backtest(BacktestConfig("sma_cross", ("AAPL", "MSFT"), params, timeframe="1d"),
+                        {"AAPL": aapl, "MSFT": msft})
     assert _entries(both, "AAPL") == _entries(alone, "AAPL")
+    msft_alone = run_backtest(BacktestConfig("sma_cross", ("MSFT",), params, timeframe="1d"),
+                              msft)
+    assert _entries(both, "MSFT") == _entries(msft_alone, "MSFT") != []
 
 
-def test_symbols_quoted_in_different_currencies_all_trade_or_are_refused():
-    """A KRX stock (KRW) and a crypto pair (USDT) in one run: the account is opened in
-    the first symbol's currency only, so every order of the other leg is rejected by
-    the paper venue ("0 USDT is available"), silently: no rejection count, no warning."""
+def test_symbols_quoted_in_different_currencies_are_refused_up_front():
+    """A KRX stock (KRW) and a crypto pair (USDT): one account holds one currency, so the
+    run is refused, naming both (it used to run with every USDT order silently refused)."""
     krx = sample.synthetic_krx("005930", start="2013-01-07", end="2013-01-08")
     idx = pd.date_range("2013-01-06", "2013-01-08 23:59", freq="1min", tz="UTC")
     px = 13.5 + np.cumsum(np.random.default_rng(1).normal(0, 0.01, len(idx)))
@@ -48,20 +42,14 @@ def test_symbols_quoted_in_different_currencies_all_trade_or_are_refused():
                         "volume": 1.0}, index=idx)
     config = BacktestConfig(f"{HERE}:BuyEach", ("005930", "BTC/USDT"), {"qty": 1},
                             timeframe="1m")
-    try:
-        result = run_backtest(config, {"005930": krx, "BTC/USDT": btc})
-    except UserError:
-        return  # refused up front, naming the currencies: fine
-    rejected = [o for o in result.orders if o.status is OrderStatus.REJECTED]
-    assert not rejected, [(o.symbol, o.reason) for o in rejected]
-    assert {f.symbol for f in result.fills} == {"005930", "BTC/USDT"}
+    with pytest.raises(UserError, match="005930 in KRW, BTC/USDT in USDT"):
+        run_backtest(config, {"005930": krx, "BTC/USDT": btc})
 
 
 def test_fill_time_is_the_open_of_the_bar_it_filled_at_with_mixed_calendars():
-    """AAPL daily bars (open 14:30 UTC) with a 24/7 pair's daily bars (open 00:00 UTC):
-    AAPL's market order fills at the 2012-01-04 open (410.00) but the fill is stamped
-    2012-01-05 00:00, the other symbol's bar close, because the clock never moves back
-    to a bar that opens before the last close. Trade entry/exit times are then wrong."""
+    """AAPL daily bars (open 14:30 UTC) beside a 24/7 pair's (open 00:00 UTC): AAPL's order
+    fills at its bar's open and is stamped then (it was stamped at the other symbol's
+    next close, a day late)."""
     aapl = sample.load_daily("AAPL").loc["2012-01-01":"2012-01-31"]
     idx = pd.date_range("2012-01-01", "2012-01-31", freq="1D", tz="UTC")
     px = np.linspace(10, 20, len(idx))

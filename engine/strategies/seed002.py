@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
+from decimal import Decimal
 
 from engine.errors import UserError
 from engine.indicators import ATR, EMA, SMA
@@ -173,18 +174,32 @@ class FundingArbitrage(Strategy):
     def on_bar(self, bar: Bar) -> None:
         self.last_price[bar.symbol] = bar.close
 
+    def _on_both_lots(self, qty: Decimal) -> Decimal:
+        """``qty`` rounded down onto both legs' lot sizes (the perpetual's is usually the
+        coarser): a quantity one leg cannot trade leaves the other unhedged."""
+        for symbol in (self.perp, self.spot):
+            inst = self.engine.instruments.find(symbol)
+            if inst is not None:
+                qty = inst.snap_qty(qty)
+        return qty
+
     def on_funding(self, event: FundingRate) -> None:
         if event.symbol != self.perp:
             return
         self.rate = event.rate
         if self.open_orders(self.perp) or self.open_orders(self.spot):
             return
-        perp_held = self.position(self.perp)
+        perp_held, spot_held = self.position(self.perp), self.position(self.spot)
         price = self.last_price.get(self.perp) or self.last_price.get(self.spot)
-        if perp_held == 0 and event.rate >= self.entry_rate and price:
-            qty = self.size_by_fraction(price, self.notional_pct / 100, symbol=self.perp)
-            spot_qty = self.size_by_fraction(price, self.notional_pct / 100, symbol=self.spot)
-            qty = min(qty, spot_qty)
+        if (perp_held == 0) != (spot_held == 0):
+            # One leg without the other (the venue refused one): not a carry, just a
+            # position. Unwind it rather than add to it.
+            self.close(self.perp if perp_held else self.spot, tag="unhedged")
+            self.signal("UNHEDGED", price or 0.0, {"funding_rate": event.rate}, symbol=self.perp)
+        elif perp_held == 0 and event.rate >= self.entry_rate and price:
+            qty = min(self.size_by_fraction(price, self.notional_pct / 100, symbol=self.perp),
+                      self.size_by_fraction(price, self.notional_pct / 100, symbol=self.spot))
+            qty = self._on_both_lots(qty)
             if qty > 0:
                 self.order(Side.SELL, qty, symbol=self.perp, tag="carry_short_perp")
                 self.order(Side.BUY, qty, symbol=self.spot, tag="carry_long_spot")

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.backtest.data_source import DataSet, resolve_data
+from engine.backtest.data_source import DataSet, is_file_spec, resolve_data
 from engine.backtest.optimize import (
     OptimizationResult,
     Trial,
@@ -50,6 +50,7 @@ from engine.backtest.report import (
     write_html_report,
     write_trades_csv,
 )
+from engine.backtest.run_data import RunData, read_funding
 from engine.backtest.runner import (
     BacktestCancelled,
     BacktestConfig,
@@ -122,12 +123,36 @@ def _progress(args: argparse.Namespace, metric: str) -> Callable[[int, int, Tria
 
 
 def _load(args: argparse.Namespace, db: Database | None) -> DataSet:
-    data = resolve_data(args.data, start=args.start, end=args.end, timeframe=args.timeframe,
-                        symbol=args.symbol, tz=args.tz, db=db if db is not None else args.db)
+    """The one --data of a search (optimize, walkforward)."""
+    if len(args.data) > 1:
+        raise UserError(f"{args.command} takes one --data, got {len(args.data)} "
+                        f"({' '.join(args.data)}); backtest takes several")
+    return _load_one(args, args.data[0], args.symbol, db)
+
+
+def _load_one(args: argparse.Namespace, spec: str, symbol: str | None,
+              db: Database | None) -> DataSet:
+    data = resolve_data(spec, start=args.start, end=args.end, timeframe=args.timeframe,
+                        symbol=symbol, tz=args.tz, db=db if db is not None else args.db)
     _info(args, f"data: {data.bars:,} {data.timeframe} bars of {data.symbol}, "
                 f"{data.first:%Y-%m-%d %H:%M} .. {data.last:%Y-%m-%d %H:%M} UTC, "
                 f"from {data.origin}")
     return data
+
+
+def _load_all(args: argparse.Namespace, db: Database | None) -> RunData:
+    """Every --data of a backtest, one symbol each, on one timeframe."""
+    if args.symbol is not None and len(args.data) > 1:
+        raise UserError("--symbol names the instrument of a single data file; with several, "
+                        "name each as SYMBOL=FILE (e.g. BTC/USDT:USDT=perp.csv)")
+    sets = []
+    for spec in args.data:
+        symbol, sep, path = spec.partition("=")
+        if sep and is_file_spec(path):  # SYMBOL=FILE
+            sets.append(_load_one(args, path, symbol, db))
+        else:
+            sets.append(_load_one(args, spec, args.symbol, db))
+    return RunData.of(sets)
 
 
 def _check_settings(args: argparse.Namespace) -> None:
@@ -142,13 +167,13 @@ def _check_settings(args: argparse.Namespace) -> None:
         raise UserError(f"--commission must be a fraction in [0, 1), got {args.commission}")
 
 
-def _config(args: argparse.Namespace, data: DataSet, params: dict[str, Any]) -> BacktestConfig:
+def _config(args: argparse.Namespace, symbols: tuple[str, ...], timeframe: str,
+            params: dict[str, Any]) -> BacktestConfig:
     kwargs: dict[str, Any] = {"commission": args.commission,
                               "slippage_bps": args.slippage_bps or 0.0}
     if args.cash is not None:
         kwargs["cash"] = args.cash
-    return BacktestConfig(args.strategy, (data.symbol,), params, timeframe=data.timeframe,
-                          **kwargs)
+    return BacktestConfig(args.strategy, symbols, params, timeframe=timeframe, **kwargs)
 
 
 def _gap_warnings(data: DataSet) -> None:
@@ -217,10 +242,11 @@ def _backtest(args: argparse.Namespace) -> int:
     _check_settings(args)
     # Ctrl-C from here on cancels the run (once the bars are loaded) instead of killing it.
     with _database(args, args.save) as db, _ctrl_c() as stop:
-        data = _load(args, db)
-        config = _config(args, data, params)
+        data = _load_all(args, db)
+        funding = _funding(args)
+        config = _config(args, data.symbols, data.timeframe, params)
         try:
-            result = _run(db, config, data, stop)
+            result = _run(db, config, data, funding, stop)
         except BacktestCancelled as exc:
             print(f"cancelled: {exc}", file=sys.stderr)
             return INTERRUPTED
@@ -229,16 +255,17 @@ def _backtest(args: argparse.Namespace) -> int:
     _outputs(args, result, data)
     if args.json:
         _print_json({
-            "strategy": config.strategy, "symbol": data.symbol, "timeframe": data.timeframe,
+            "strategy": config.strategy, "symbol": data.label, "timeframe": data.timeframe,
             "data": data.origin, "params": result.config.params, "bars": result.bars,
             "warmup_bars": result.warmup_bars,
             "metrics": result.metrics.as_dict(), "warnings": result.warnings,
             "rejections": result.rejections, "venue_rejections": result.venue_rejections,
+            "funding": str(sum(p.amount for p in result.funding)) if funding else None,
             "run_id": run_id,
             "elapsed_s": round(result.elapsed_s, 4),
         })
         return 0
-    print(f"{config.strategy} on {data.symbol} {data.timeframe}: "
+    print(f"{config.strategy} on {data.label} {data.timeframe}: "
           + " ".join(f"{k}={v}" for k, v in result.config.params.items()))
     print("\n".join(_metric_lines(result.metrics.as_dict())))
     if run_id is not None:
@@ -246,12 +273,25 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(db: Database | None, config: BacktestConfig, data: DataSet,
-         stop: threading.Event) -> BacktestResult:
+def _funding(args: argparse.Namespace) -> dict[str, pd.Series]:
+    """--funding PERP=FILE ...: each perpetual's rates."""
+    out = {}
+    for item in _flat(args.funding):
+        symbol, sep, path = item.partition("=")
+        if not sep or not symbol or not path:
+            raise UserError(f"--funding {item!r}: give PERPETUAL=FILE, e.g. "
+                            "BTC/USDT:USDT=funding.csv")
+        out[symbol] = read_funding(path)
+    return out
+
+
+def _run(db: Database | None, config: BacktestConfig, data: RunData,
+         funding: dict[str, pd.Series], stop: threading.Event) -> BacktestResult:
     """One backtest; a cancelled or failed run is recorded as such, never as complete."""
     try:
-        return run_backtest(config, data.frame, instruments=data.instruments(),
-                            cancel=stop.is_set, warmup=data.history)
+        return run_backtest(config, data.frames, instruments=data.instruments,
+                            cancel=stop.is_set, warmup=data.history or None,
+                            funding=funding or None)
     except UserError:
         raise
     except BacktestCancelled as exc:
@@ -272,7 +312,7 @@ def _report_warnings(result: BacktestResult) -> None:
         _warn(f"{sum(result.rejections.values())} order(s) rejected by risk checks ({counts})")
 
 
-def _outputs(args: argparse.Namespace, result: BacktestResult, data: DataSet) -> None:
+def _outputs(args: argparse.Namespace, result: BacktestResult, data: RunData) -> None:
     if args.trades:
         rows = write_trades_csv(args.trades, result.trades)
         _info(args, f"wrote {rows} trades to {args.trades}")
@@ -317,7 +357,7 @@ def _describe_search(result: OptimizationResult) -> str:
 def _optimize(args: argparse.Namespace) -> int:
     search = _search_args(args)
     data = _load(args, None)
-    config = _config(args, data, {})
+    config = _config(args, (data.symbol,), data.timeframe, {})
     _gap_warnings(data)
     with _ctrl_c() as stop:
         result = optimize(args.strategy, data, search.pop("space"), args.metric, config=config,
@@ -359,7 +399,7 @@ def _optimize(args: argparse.Namespace) -> int:
 def _walkforward(args: argparse.Namespace) -> int:
     search = _search_args(args)
     data = _load(args, None)
-    config = _config(args, data, {})
+    config = _config(args, (data.symbol,), data.timeframe, {})
     _gap_warnings(data)
     with _ctrl_c() as stop:
         try:
@@ -436,9 +476,10 @@ def _run_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--strategy", required=True, metavar="NAME",
                    help="a built-in strategy (see `trading-terminal strategies`) or module:Class")
-    p.add_argument("--data", required=True, metavar="FILE_OR_SYMBOL",
-                   help="a .csv/.parquet file, a symbol in the database, or a bundled sample "
-                        "symbol (AAPL, MSFT, IBM, GOOG, 005930)")
+    p.add_argument("--data", required=True, nargs="+", metavar="FILE_OR_SYMBOL",
+                   help="a .csv/.parquet file (SYMBOL=FILE names its instrument), a symbol in "
+                        "the database, or a bundled sample symbol (AAPL, MSFT, IBM, GOOG, "
+                        "005930); backtest takes several")
     p.add_argument("--symbol", help="the instrument of a data file (default: the file name)")
     p.add_argument("--timeframe", help="bar length: 1m, 5m, 1h, 1d, ... (default: the data's)")
     p.add_argument("--tz", metavar="ZONE", help="zone of times without an offset (default UTC)")
@@ -491,6 +532,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run, space = _run_options(), _search_options()
     bt = sub.add_parser("backtest", parents=[run], help="backtest a strategy on stored or "
                         "bundled bars", description="Run one backtest and print its metrics.")
+    bt.add_argument("--funding", nargs="+", action="append", metavar="PERP=FILE",
+                    help="a perpetual's funding rates: a CSV of time,rate (e.g. "
+                         "BTC/USDT:USDT=funding.csv); settled at those times")
     bt.add_argument("--report", metavar="HTML", help="write a self-contained HTML report")
     bt.add_argument("--trades", metavar="CSV", help="write the round-trip trades as CSV")
     bt.add_argument("--save", action=argparse.BooleanOptionalAction, default=True,

@@ -195,3 +195,45 @@ def test_ctrl_c_cancels_a_backtest_and_records_it_as_cancelled(tmp_path):
         (summary,) = list_runs(database)
     assert summary.status == "cancelled" and summary.metrics is None
     assert summary.error.startswith("cancelled after")
+
+
+def test_backtest_takes_several_symbols_each_traded_on_its_own(capsys):
+    span = ("--from", "2003-01-01", "--to", "2006-12-31", "--param", "size=100")
+    code, out, _ = run(capsys, "backtest", "--strategy", "sma_cross", "--data", "AAPL", "MSFT",
+                       *span, "--no-save", "--json")
+    assert code == 0
+    both = json.loads(out)
+    assert both["symbol"] == "AAPL,MSFT"
+    bars = [json.loads(run(capsys, "backtest", "--strategy", "sma_cross", "--data", s, *span,
+                           "--no-save", "--json")[1])["bars"] for s in ("AAPL", "MSFT")]
+    assert both["bars"] == sum(bars)
+    code, _, err = run(capsys, "optimize", "--strategy", "sma_cross", "--data", "AAPL", "MSFT",
+                       "--grid", "fast=5,10")
+    assert code == 2 and "optimize takes one --data, got 2 (AAPL MSFT)" in err
+
+
+def test_funding_arbitrage_from_the_command_line(tmp_path, capsys):
+    """A perpetual and its spot from files named SYMBOL=FILE, funding rates from a CSV."""
+    idx = pd.date_range("2024-01-01", periods=3 * 24 * 60, freq="1min", tz="UTC", name="time")
+    for name, seed in (("perp", 1), ("spot", 2)):
+        px = (40_000 + np.cumsum(np.random.default_rng(seed).normal(0, 3, len(idx)))).round(1)
+        pd.DataFrame({"open": px, "high": px + 1, "low": px - 1, "close": px, "volume": 10.0},
+                     index=idx).reset_index().to_csv(tmp_path / f"{name}.csv", index=False)
+    times = pd.date_range("2024-01-01 08:00", periods=6, freq="8h", tz="UTC")
+    # Binance exports funding times in Unix milliseconds.
+    pd.DataFrame({"fundingTime": times.as_unit("ms").asi8,
+                  "fundingRate": [0.0005, 0.0004, 0.0003, 0.0002, 0.00005, 0.0001]}
+                 ).to_csv(tmp_path / "funding.csv", index=False)
+    args = ("backtest", "--strategy", "funding_arbitrage", "--data",
+            f"BTC/USDT:USDT={tmp_path / 'perp.csv'}", f"BTC/USDT={tmp_path / 'spot.csv'}",
+            "--cash", "1000000", "--no-save", "--json")
+    code, out, err = run(capsys, *args, "--funding", f"BTC/USDT:USDT={tmp_path / 'funding.csv'}")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["metrics"]["trades"] == 2  # the carry's two legs, entered and unwound
+    assert float(doc["funding"]) > 0  # short the perpetual while funding was positive
+    assert doc["rejections"] == {} and doc["venue_rejections"] == {}
+    assert not any("funding" in w for w in doc["warnings"])
+    (tmp_path / "bad.csv").write_text("time,rate\n2024-01-01 08:00,0.0001\n2024-01-01 16:00,x\n")
+    code, _, err = run(capsys, *args, "--funding", f"BTC/USDT:USDT={tmp_path / 'bad.csv'}")
+    assert code == 2 and f"funding file {tmp_path / 'bad.csv'}, line 3: rate 'x'" in err

@@ -24,7 +24,16 @@ from engine.execution.journal import MemoryJournal
 from engine.execution.oms import OrderManager
 from engine.instruments import InstrumentRegistry
 from engine.market_state import MarketState
-from engine.models import Fill, OrderSource, OrderType, Side, crypto_perp, crypto_spot, krx_stock
+from engine.models import (
+    Fill,
+    Instrument,
+    OrderSource,
+    OrderType,
+    Side,
+    crypto_perp,
+    crypto_spot,
+    krx_stock,
+)
 from engine.models.instrument import FeeSchedule
 from engine.portfolio.ledger import Ledger
 from engine.risk.limits import PreTradeRisk, RiskLimits
@@ -52,7 +61,8 @@ wild_quantities = st.sampled_from([
 plain_prices = st.sampled_from([None, None, None, 100.0, 99.99, 70_000, 70_000.0, D("70100"),
                                 D("50000.5"), 50_000.0, 49_000])
 wild_prices = st.sampled_from([70_010, 0.0, -5.0, NAN, "70,000", "x", 1e9, D("NaN")])
-quote_prices = st.sampled_from([NAN, 0.0, -1.0, 100.0, 99.99, 70_000.0, 50_000.0, 1e7, 100])
+quote_prices = st.sampled_from([NAN, 0.0, -1.0, 100.0, 99.99, 70_000.0, 70_100.0, 50_000.0, 49_000.0,
+                                1e7, 100])
 # Each limit is mostly generous (so orders get to the later rules) and sometimes tight.
 LIMITS = {
     "max_position_pct": (1e6, 1.0, 10.0, 100.0),
@@ -70,55 +80,67 @@ LIMITS = {
 limit_values = st.fixed_dictionaries({
     name: st.sampled_from([values[0]] * 3 + list(values)) for name, values in LIMITS.items()
 }).map(lambda kw: RiskLimits(**kw))
-plain_intents = st.builds(
-    OrderIntent,
-    symbol=st.sampled_from(SYMBOLS),
-    side=st.sampled_from(list(Side)),
-    quantity=plain_quantities,
-    order_type=st.sampled_from([OrderType.MARKET, OrderType.MARKET, OrderType.LIMIT]),
-    price=plain_prices,
-    source=st.sampled_from([OrderSource.STRATEGY, OrderSource.STRATEGY, *OrderSource]),
-)
-wild_intents = st.builds(
-    OrderIntent,
-    symbol=st.sampled_from([*SYMBOLS, "NOPE"]),
-    side=st.sampled_from([Side.BUY, Side.SELL, "HOLD"]),
-    quantity=st.one_of(plain_quantities, wild_quantities),
-    order_type=st.sampled_from(list(OrderType)),
-    price=st.one_of(plain_prices, wild_prices),
-    stop_price=st.sampled_from([None, None, 100.0, 70_000, 0.0, D("49999.5"), NAN]),
-    source=st.sampled_from(list(OrderSource)),
-)
-intents = st.sampled_from([plain_intents] * 4 + [wild_intents]).flatmap(lambda kind: kind)
 rarely = st.sampled_from([False] * 9 + [True])
-fills = st.tuples(st.sampled_from(INSTRUMENTS), st.sampled_from(list(Side)),
-                  st.sampled_from([D(1), D(3), D(10), D("0.005")]),
-                  st.sampled_from([D(100), D(70_000), D(50_000), D("99.99")]))
-orders = st.tuples(st.sampled_from(BROKERS), st.sampled_from(INSTRUMENTS),
-                   st.sampled_from(list(Side)), st.sampled_from([D(1), D(2), D(10), D("0.004")]),
-                   st.sampled_from([None, D(100), D(70_000)]), st.booleans())
-# Between two intents the world may move: a new quote, a new mark, a replaced
-# instrument (new lot and fees) or new limits, a cancel sent, time passing.
-changes = st.one_of(
-    st.tuples(st.just("quote"), st.sampled_from(SYMBOLS), quote_prices, quote_prices,
-              quote_prices),
-    st.tuples(st.just("mark"), st.sampled_from(SYMBOLS), quote_prices),
-    st.tuples(st.just("instrument"), st.sampled_from(INSTRUMENTS), st.sampled_from(["1", "0.5"])),
-    st.tuples(st.just("limits"), limit_values),
-    st.tuples(st.just("cancel")),
-    st.tuples(st.just("time"), st.sampled_from([1, 10**8, 10**9, 3 * 10**9])),
-)
+
+
+def intents(symbols: list[str]) -> st.SearchStrategy[OrderIntent]:
+    sources = st.sampled_from([OrderSource.STRATEGY, OrderSource.STRATEGY, *OrderSource])
+    market = st.builds(OrderIntent, symbol=st.sampled_from(symbols),
+                       side=st.sampled_from(list(Side)), quantity=plain_quantities, source=sources)
+    limit = st.builds(OrderIntent, symbol=st.sampled_from(symbols),
+                      side=st.sampled_from(list(Side)), quantity=plain_quantities,
+                      order_type=st.just(OrderType.LIMIT), price=plain_prices, source=sources)
+    wild = st.builds(
+        OrderIntent,
+        symbol=st.sampled_from([*SYMBOLS, "NOPE"]),
+        side=st.sampled_from([Side.BUY, Side.SELL, "HOLD"]),
+        quantity=st.one_of(plain_quantities, wild_quantities),
+        order_type=st.sampled_from(list(OrderType)),
+        price=st.one_of(plain_prices, wild_prices),
+        stop_price=st.sampled_from([None, None, 100.0, 70_000, 0.0, D("49999.5"), NAN]),
+        source=st.sampled_from(list(OrderSource)),
+    )
+    return st.sampled_from([market] * 3 + [limit, wild]).flatmap(lambda kind: kind)
+
+
+def fills(insts: list[Instrument]) -> st.SearchStrategy[tuple]:
+    return st.tuples(st.sampled_from(insts), st.sampled_from(list(Side)),
+                     st.sampled_from([D(1), D(3), D(10), D("0.005")]),
+                     st.sampled_from([D(100), D(70_000), D(50_000), D("99.99")]))
+
+
+def orders(insts: list[Instrument]) -> st.SearchStrategy[tuple]:
+    return st.tuples(st.sampled_from(BROKERS[:1] * 3 + BROKERS), st.sampled_from(insts),
+                     st.sampled_from(list(Side)), st.sampled_from([D(1), D(2), D(10), D("0.004")]),
+                     st.sampled_from([None, D(100), D(70_000), D(50_000)]),
+                     st.sampled_from([False, False, True]))
+
+
+def changes(insts: list[Instrument]) -> st.SearchStrategy[tuple]:
+    """Between two intents the world may move: a new quote, a new mark, a replaced
+    instrument (new lot and fees) or new limits, a cancel sent, time passing."""
+    symbols = [i.symbol for i in insts]
+    quotes = st.tuples(st.just("quote"), st.sampled_from(symbols), quote_prices, quote_prices,
+                       quote_prices)
+    return st.one_of(
+        quotes, quotes, quotes,
+        st.tuples(st.just("mark"), st.sampled_from(symbols), quote_prices),
+        st.tuples(st.just("instrument"), st.sampled_from(insts), st.sampled_from(["1", "0.5"])),
+        st.tuples(st.just("limits"), limit_values),
+        st.tuples(st.just("cancel")),
+        st.tuples(st.just("time"), st.sampled_from([1, 10**8, 10**9, 3 * 10**9])),
+    )
 
 
 class World:
     """One engine's worth of state, read by two risk checks side by side."""
 
-    def __init__(self, limits: RiskLimits, account: bool) -> None:
+    def __init__(self, limits: RiskLimits, cash: Decimal | None) -> None:
         self.clock = SimulatedClock(10**18)
         self.instruments = InstrumentRegistry(INSTRUMENTS)
         self.ledger = Ledger()
-        if account:
-            self.ledger.open_account("paper", "USD", D(1_000_000))
+        if cash is not None:
+            self.ledger.open_account("paper", "USD", cash)
         self.market = MarketState()
         self.oms = OrderManager(EventBus(), self.clock, MemoryJournal(), self.ledger,
                                 self.instruments, subscribe=False)
@@ -177,16 +199,17 @@ def _outcome(check, intent: OrderIntent, broker: str) -> object:
 
 
 @settings(max_examples=300, deadline=None)
-@given(limits=limit_values, account=rarely.map(lambda no: not no), fills=st.lists(fills, max_size=4),
-       orders=st.lists(orders, max_size=4), switches=st.tuples(rarely, rarely, rarely),
-       steps=st.lists(st.tuples(intents, st.sampled_from(BROKERS[:1] * 4 + BROKERS),
-                                st.lists(changes, max_size=2), st.sampled_from([False, True])),
-                      min_size=1, max_size=12))
-def test_fast_check_agrees_with_the_reference(limits, account, fills, orders, switches, steps):
-    world = World(limits, account)
-    for n, fill in enumerate(fills):
+@given(data=st.data(), limits=limit_values,
+       cash=st.sampled_from([D(1_000_000), D(2_000_000), D(200_000), None]),
+       focus=st.lists(st.sampled_from(INSTRUMENTS), min_size=1, max_size=2, unique=True),
+       switches=st.tuples(rarely, rarely, rarely))
+def test_fast_check_agrees_with_the_reference(data, limits, cash, focus, switches):
+    # One or two instruments per example, so positions, open orders, quotes and
+    # intents meet on the same symbol (pending sums, reductions, cached prices).
+    world = World(limits, cash)
+    for n, fill in enumerate(data.draw(st.lists(fills(focus), max_size=4))):
         world.fill(n, *fill)
-    for order in orders:
+    for order in data.draw(st.lists(orders(focus), max_size=6)):
         world.order(*order)
     for sym, price in zip(SYMBOLS, [70_000.0, 50_000.0, 100.0, 50_000.0], strict=True):
         q = world.market.quote(sym)
@@ -195,6 +218,11 @@ def test_fast_check_agrees_with_the_reference(limits, account, fills, orders, sw
     world.latched = latched  # mostly unlatched and unblocked: the rules run
     world.blocked = "daily loss limit" if blocked else None
     world.gated = "session end" if gated else None
+    steps = data.draw(st.lists(st.tuples(intents([i.symbol for i in focus]),
+                                         st.sampled_from(BROKERS[:1] * 4 + BROKERS),
+                                         st.lists(changes(focus), max_size=2),
+                                         st.sampled_from([False, True])),
+                               min_size=1, max_size=12))
     previous = None
     for intent, broker, world_changes, again in steps:
         if again and previous is not None:  # the same order again: duplicates, cached sizes
@@ -213,7 +241,7 @@ def test_the_bench_workload_is_accepted_by_both_and_repeats_hit_the_caches():
     """Closes and reversals of a 24/7 symbol, as bench_backtest's SMA cross sends them."""
     from engine.backtest.runner import BACKTEST_LIMITS
 
-    world = World(BACKTEST_LIMITS, account=True)
+    world = World(BACKTEST_LIMITS, D(1_000_000))
     syn = INSTRUMENTS[2]
     for n in range(6):
         side = Side.BUY if n % 2 == 0 else Side.SELL

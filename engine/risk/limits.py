@@ -60,6 +60,7 @@ from engine.models import (
     Account,
     Instrument,
     Liquidity,
+    Order,
     OrderSource,
     OrderType,
     Side,
@@ -135,11 +136,13 @@ class _Traits:
     instrument: Instrument
     derivative: bool
     buy_commission: Decimal  # what ``fees_for(Side.BUY, ...)`` charges: the taker rate
-    buy_tax: Decimal
-    # Float quantities that parsed and passed the lot checks, as parsed. Strategies
-    # send the same few sizes again and again; invalid ones are never kept, so every
-    # rejection still comes from the full parse with its message.
-    quantities: dict[float, Decimal]
+    buy_tax: Decimal | None  # None: buys pay no tax (its quantized zero adds nothing)
+    # Quantities that parsed and passed the lot checks: floats with their Decimal,
+    # Decimals by value (a Decimal parses to itself, and the checks read only its
+    # value). Strategies send the same few sizes again and again; invalid ones are
+    # never kept, so every rejection still comes from the full parse and its message.
+    floats: dict[float, Decimal]
+    decimals: set[Decimal]
     # The last market price converted: a close and the entry after it (same bar,
     # same quote) would otherwise convert the same float twice.
     mark: float = math.nan
@@ -147,9 +150,9 @@ class _Traits:
 
     @classmethod
     def of(cls, inst: Instrument) -> _Traits:
+        tax = inst.fees.tax_rate(Side.BUY, None)
         return cls(inst, inst.asset_class.is_derivative,
-                   inst.fees.commission_rate(Liquidity.TAKER), inst.fees.tax_rate(Side.BUY, None),
-                   {})
+                   inst.fees.commission_rate(Liquidity.TAKER), tax if tax else None, {}, set())
 
     def market_price(self, value: float) -> Decimal:
         """``_decimal(value)`` of a positive (not NaN) market price."""
@@ -159,18 +162,33 @@ class _Traits:
             self.mark, self.mark_decimal = value, Decimal(repr(value))
         return self.mark_decimal
 
-    def remember(self, value: object, quantity: Decimal) -> None:
+    def known_quantity(self, value: object) -> Decimal | None:
+        """``value`` parsed, if it parsed and passed the lot checks before; else None."""
         if type(value) is float:
-            if len(self.quantities) >= _QUANTITY_CACHE:
-                self.quantities.clear()
-            self.quantities[value] = quantity
+            return self.floats.get(value)
+        if type(value) is Decimal and value.is_finite() and value in self.decimals:
+            return value
+        return None
+
+    def remember(self, value: object, quantity: Decimal) -> None:
+        kind = type(value)
+        if kind is float:
+            if len(self.floats) >= _QUANTITY_CACHE:
+                self.floats.clear()
+            self.floats[value] = quantity  # type: ignore[index]
+        elif kind is Decimal:
+            if len(self.decimals) >= _QUANTITY_CACHE:
+                self.decimals.clear()
+            self.decimals.add(quantity)
 
     def buy_fees(self, notional: Decimal) -> Decimal:
         """``instrument.fees_for(Side.BUY, price, qty).total`` for ``notional`` = price x qty
         x contract size: the same operations, without building a ``Fees``."""
         unit = self.instrument.currency_unit
-        return ((notional * self.buy_commission).quantize(unit, rounding=ROUND_DOWN)
-                + (notional * self.buy_tax).quantize(unit, rounding=ROUND_DOWN))
+        fees = (notional * self.buy_commission).quantize(unit, rounding=ROUND_DOWN)
+        if self.buy_tax is None:
+            return fees
+        return fees + (notional * self.buy_tax).quantize(unit, rounding=ROUND_DOWN)
 
 
 @dataclass(slots=True)
@@ -191,7 +209,8 @@ class _Order:
     ref: Decimal | None = None  # reference price (limit, stop, or the market's); set by _size
     notional: Decimal = ZERO  # ref x quantity x contract size; set by _size
     account: Account | None = None
-    pending: Decimal | None = None  # open quantity on the intent's side
+    open_orders: list[Order] | None = None  # the broker's
+    pending: Decimal | None = None  # open quantity on the intent's side and symbol
 
 
 class PreTradeRisk:
@@ -309,7 +328,7 @@ class PreTradeRisk:
         if not isinstance(intent.side, Side):
             return Rejection("invalid_side", f"side must be BUY or SELL, got {intent.side!r}")
         value = intent.quantity
-        qty = traits.quantities.get(value) if type(value) is float else None
+        qty = traits.known_quantity(value)
         if qty is None:
             parsed = self._parse_quantity(value, traits.instrument)
             if isinstance(parsed, Rejection):
@@ -365,21 +384,24 @@ class PreTradeRisk:
             return False
         return o.quantity + self._pending_same_side(o) <= abs(held)
 
-    def _pending_same_side(self, o: _Order) -> Decimal:
-        if o.pending is None:
-            o.pending = self._pending(o.broker, o.traits.instrument.symbol, o.intent.side)
-        return o.pending
+    def _open_orders(self, o: _Order) -> list[Order]:
+        """The broker's open orders, listed once per check (and not at all when none are)."""
+        if o.open_orders is None:
+            o.open_orders = self.oms.open_orders(o.broker) if self.oms.open_count else []
+        return o.open_orders
 
-    def _pending(self, broker: str, symbol: str, side: Side) -> Decimal:
-        """Open quantity on ``side``, not counting orders we are already cancelling."""
-        if not self.oms.open_count:
-            return ZERO  # nothing is working: skip building the list
-        cancelling = self.oms.pending_cancels
-        total = ZERO
-        for x in self.oms.open_orders(broker, symbol):
-            if x.side is side and x.client_order_id not in cancelling:
-                total += x.remaining_qty
-        return total
+    def _pending_same_side(self, o: _Order) -> Decimal:
+        """Open quantity on the intent's side and symbol, not counting orders we are
+        already cancelling."""
+        if o.pending is None:
+            symbol, side = o.traits.instrument.symbol, o.intent.side
+            cancelling = self.oms.pending_cancels
+            total = ZERO
+            for x in self._open_orders(o):
+                if x.symbol == symbol and x.side is side and x.client_order_id not in cancelling:
+                    total += x.remaining_qty
+            o.pending = total
+        return o.pending
 
     # ---- rules ------------------------------------------------------------------
     def _short_sale(self, o: _Order) -> Rejection | None:
@@ -517,10 +539,8 @@ class PreTradeRisk:
         """Notional of the broker's open buys (priced at ``o.ref`` when they have no
         limit price, with this instrument's contract size)."""
         total = ZERO
-        if not self.oms.open_count:
-            return total
         ref, size = o.ref, o.traits.instrument.contract_size
-        for x in self.oms.open_orders(o.broker):
+        for x in self._open_orders(o):
             if x.side is Side.BUY:
                 total += (x.price or ref) * x.remaining_qty * size  # type: ignore[operator]
         return total

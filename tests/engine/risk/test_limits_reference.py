@@ -200,7 +200,7 @@ def _outcome(check, intent: OrderIntent, broker: str) -> object:
 
 @settings(max_examples=300, deadline=None)
 @given(data=st.data(), limits=limit_values,
-       cash=st.sampled_from([D(1_000_000), D(2_000_000), D(200_000), None]),
+       cash=st.sampled_from([D(1_000_000), D(2_000_000), D(200_000), D(5_000), None]),
        focus=st.lists(st.sampled_from(INSTRUMENTS), min_size=1, max_size=2, unique=True),
        switches=st.tuples(rarely, rarely, rarely))
 def test_fast_check_agrees_with_the_reference(data, limits, cash, focus, switches):
@@ -257,3 +257,15 @@ def test_the_bench_workload_is_accepted_by_both_and_repeats_hit_the_caches():
     too_big = OrderIntent(syn.symbol, Side.BUY, 1e13)
     fast, ref = world.both(too_big, "paper")
     assert isinstance(fast, Rejection) and fast == ref and fast.code == "max_order_qty"
+
+
+def test_only_cash_product_buys_need_cash():
+    """A short sale worth more than the cash passes both; the same size bought does not."""
+    world = World(RiskLimits(max_position_pct=1e6, max_gross_exposure_pct=1e6), D(5_000))
+    syn = INSTRUMENTS[2]
+    q = world.market.quote(syn.symbol)
+    q.last = q.bid = q.ask = 100.0
+    sell, buy = (OrderIntent(syn.symbol, side, 100.0) for side in (Side.SELL, Side.BUY))
+    assert world.both(sell, "paper") == (None, None)
+    fast, ref = world.both(buy, "paper")
+    assert isinstance(fast, Rejection) and fast == ref and fast.code == "insufficient_cash"

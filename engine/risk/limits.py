@@ -125,7 +125,7 @@ def _decimal(value: float) -> Decimal:
     return Decimal(repr(value)) if type(value) is float else to_decimal(value)
 
 
-_QUANTITY_CACHE = 256  # distinct float sizes remembered per instrument
+_QUANTITY_CACHE = 256  # distinct sizes (of each kind) remembered per instrument
 
 
 @dataclass(slots=True)
@@ -166,6 +166,7 @@ class _Traits:
         """``value`` parsed, if it parsed and passed the lot checks before; else None."""
         if type(value) is float:
             return self.floats.get(value)
+        # is_finite first: hashing a signalling NaN raises (the parse rejects it instead).
         if type(value) is Decimal and value.is_finite() and value in self.decimals:
             return value
         return None

@@ -34,14 +34,22 @@ lower risk), and orders from the kill switch or from risk itself (stop-loss,
 end-of-session flatten) also skip the rate, duplicate and activity limits:
 those must never be what stops a position from being closed. Cancels are never
 checked at all; they are only counted for ``cancel_rate``.
+
+The check runs on every order of every backtest, so it avoids work that cannot
+change its answer: per-instrument facts are computed once per ``Instrument``
+object, repeated float quantities and prices are converted once, and each
+Decimal (position, pending quantity, notional, account) is computed once per
+check. tests/engine/risk/test_limits_reference.py holds it to the plain
+rule-by-rule version (tests/engine/risk/reference_limits.py) on random orders.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from engine.clock import Clock
 from engine.execution.intents import OrderIntent, Rejection
@@ -51,6 +59,8 @@ from engine.market_state import MarketState
 from engine.models import (
     Account,
     Instrument,
+    Liquidity,
+    Order,
     OrderSource,
     OrderType,
     Side,
@@ -115,19 +125,93 @@ def _decimal(value: float) -> Decimal:
     return Decimal(repr(value)) if type(value) is float else to_decimal(value)
 
 
+_QUANTITY_CACHE = 256  # distinct sizes (of each kind) remembered per instrument
+
+
+@dataclass(slots=True)
+class _Traits:
+    """What the check reads from one instrument, built once per ``Instrument`` object
+    (instruments are frozen; a changed one is a new object and gets new traits)."""
+
+    instrument: Instrument
+    derivative: bool
+    buy_commission: Decimal  # what ``fees_for(Side.BUY, ...)`` charges: the taker rate
+    buy_tax: Decimal | None  # None: buys pay no tax (its quantized zero adds nothing)
+    # Quantities that parsed and passed the lot checks: floats with their Decimal,
+    # Decimals by value (a Decimal parses to itself, and the checks read only its
+    # value). Strategies send the same few sizes again and again; invalid ones are
+    # never kept, so every rejection still comes from the full parse and its message.
+    floats: dict[float, Decimal]
+    decimals: set[Decimal]
+    # The last market price converted: a close and the entry after it (same bar,
+    # same quote) would otherwise convert the same float twice.
+    mark: float = math.nan
+    mark_decimal: Decimal = ZERO
+
+    @classmethod
+    def of(cls, inst: Instrument) -> _Traits:
+        tax = inst.fees.tax_rate(Side.BUY, None)
+        return cls(inst, inst.asset_class.is_derivative,
+                   inst.fees.commission_rate(Liquidity.TAKER), tax if tax else None, {}, set())
+
+    def market_price(self, value: float) -> Decimal:
+        """``_decimal(value)`` of a positive (not NaN) market price."""
+        if type(value) is not float:
+            return to_decimal(value)
+        if value != self.mark:  # equal positive floats are the same float
+            self.mark, self.mark_decimal = value, Decimal(repr(value))
+        return self.mark_decimal
+
+    def known_quantity(self, value: object) -> Decimal | None:
+        """``value`` parsed, if it parsed and passed the lot checks before; else None."""
+        if type(value) is float:
+            return self.floats.get(value)
+        # is_finite first: hashing a signalling NaN raises (the parse rejects it instead).
+        if type(value) is Decimal and value.is_finite() and value in self.decimals:
+            return value
+        return None
+
+    def remember(self, value: object, quantity: Decimal) -> None:
+        kind = type(value)
+        if kind is float:
+            if len(self.floats) >= _QUANTITY_CACHE:
+                self.floats.clear()
+            self.floats[value] = quantity  # type: ignore[index]
+        elif kind is Decimal:
+            if len(self.decimals) >= _QUANTITY_CACHE:
+                self.decimals.clear()
+            self.decimals.add(quantity)
+
+    def buy_fees(self, notional: Decimal) -> Decimal:
+        """``instrument.fees_for(Side.BUY, price, qty).total`` for ``notional`` = price x qty
+        x contract size: the same operations, without building a ``Fees``."""
+        unit = self.instrument.currency_unit
+        fees = (notional * self.buy_commission).quantize(unit, rounding=ROUND_DOWN)
+        if self.buy_tax is None:
+            return fees
+        return fees + (notional * self.buy_tax).quantize(unit, rounding=ROUND_DOWN)
+
+
 @dataclass(slots=True)
 class _Order:
-    """An intent with its numbers parsed, plus what the rules look up once per check."""
+    """An intent with its numbers parsed, plus what the rules look up once per check.
+
+    Nothing a check calls changes the ledger or the OMS, so a number read once
+    (the position, the pending quantity, the account) holds for the whole check.
+    """
 
     intent: OrderIntent
     broker: str
-    instrument: Instrument
+    traits: _Traits
     quantity: Decimal
     price: Decimal | None
     stop: Decimal | None
-    ref: Decimal | None = None  # reference price (limit, stop, or the market's)
-    account: Account | None = None  # the broker account, computed once per check
-    pending: Decimal | None = None  # open quantity on the intent's side, once per check
+    held: Decimal  # the broker's signed position in the symbol
+    ref: Decimal | None = None  # reference price (limit, stop, or the market's); set by _size
+    notional: Decimal = ZERO  # ref x quantity x contract size; set by _size
+    account: Account | None = None
+    open_orders: list[Order] | None = None  # the broker's
+    pending: Decimal | None = None  # open quantity on the intent's side and symbol
 
 
 class PreTradeRisk:
@@ -158,7 +242,7 @@ class PreTradeRisk:
         self._cancels: deque[int] = deque()
         self._recent: dict[tuple[object, ...], int] = {}
         self._derived: Derived[RiskLimits, _Numbers] = Derived(_Numbers.of)
-        self._rule_sets: dict[tuple[bool, bool], list[Callable[[_Order], Rejection | None]]] = {}
+        self._traits: dict[str, Derived[Instrument, _Traits]] = {}
 
     @property
     def _numbers(self) -> _Numbers:
@@ -182,22 +266,22 @@ class PreTradeRisk:
 
     # ---- the check ----------------------------------------------------------
     def check(self, intent: OrderIntent, broker: str) -> Rejection | None:
-        privileged = intent.source in _PRIVILEGED
         if self.kill_switch_latched() and intent.source is not OrderSource.KILL_SWITCH:
             return Rejection("kill_switch", "the kill switch is latched: no new orders until re-armed")
-        parsed = self._parse(intent, broker)
-        if isinstance(parsed, Rejection):
-            return parsed
-        reducing = self._reduces_position(parsed)
+        o = self._parse(intent, broker)
+        if isinstance(o, Rejection):
+            return o
+        privileged = intent.source in _PRIVILEGED
+        reducing = self._reduces_position(o)
         if not reducing and not privileged:
             reason = self.entries_blocked(broker) or self._gated(broker, intent.symbol)
             if reason:
                 return Rejection("entries_blocked", f"new entries are stopped: {reason}")
-        for rule in self._rules(privileged, reducing):
-            rejection = rule(parsed)
-            if rejection is not None:
-                return rejection
-        return None
+        num = self._numbers
+        # The rules in the module docstring's order; the first rejection wins.
+        return (self._order_rules(o, num)
+                or (None if privileged else self._activity_rules(o, num))
+                or (None if reducing else self._exposure_rules(o, num)))
 
     def _gated(self, broker: str, symbol: str) -> str | None:
         for gate in self._entry_gates:
@@ -206,33 +290,69 @@ class PreTradeRisk:
                 return reason
         return None
 
-    def _rules(self, privileged: bool, reducing: bool) -> list[Callable[[_Order], Rejection | None]]:
-        rules = self._rule_sets.get((privileged, reducing))
-        if rules is None:
-            rules = self._rule_sets[(privileged, reducing)] = self._make_rules(privileged,
-                                                                               reducing)
-        return rules
+    def _order_rules(self, o: _Order, num: _Numbers) -> Rejection | None:
+        if o.intent.side is Side.SELL and not o.traits.instrument.allows_short:
+            rejection = self._short_sale(o)
+            if rejection is not None:
+                return rejection
+        rejection = self._size(o, num)
+        if rejection is not None or (o.price is None and o.stop is None):
+            return rejection  # a market order has no price to be out of the band
+        return self._price_band(o, num)
 
-    def _make_rules(self, privileged: bool,
-                    reducing: bool) -> list[Callable[[_Order], Rejection | None]]:
-        rules: list[Callable[[_Order], Rejection | None]] = [
-            self._short_sale, self._size, self._price_band,
-        ]
-        if not privileged:
-            rules += [self._order_rate, self._active_orders, self._cancel_rate, self._duplicate]
-        if not reducing:
-            rules += [self._position_limit, self._gross_exposure, self._cash, self._leverage]
-        return rules
+    def _activity_rules(self, o: _Order, num: _Numbers) -> Rejection | None:
+        return (self._order_rate() or self._active_orders() or self._cancel_rate(num)
+                or self._duplicate(o, num))
+
+    def _exposure_rules(self, o: _Order, num: _Numbers) -> Rejection | None:
+        rejection = self._position_limit(o, num) or self._gross_exposure(o, num)
+        if rejection is not None:
+            return rejection
+        if o.traits.derivative:
+            return self._leverage(o, num)
+        return self._cash(o) if o.intent.side is Side.BUY else None
 
     # ---- parsing and validity -------------------------------------------------
-    def _parse(self, intent: OrderIntent, broker: str) -> _Order | Rejection:
-        inst = self.instruments.find(intent.symbol)
+    def _traits_of(self, symbol: str) -> _Traits | None:
+        inst = self.instruments.find(symbol)
         if inst is None:
+            return None
+        cache = self._traits.get(symbol)
+        if cache is None:
+            cache = self._traits[symbol] = Derived(_Traits.of)
+        return cache.of(inst)
+
+    def _parse(self, intent: OrderIntent, broker: str) -> _Order | Rejection:
+        traits = self._traits_of(intent.symbol)
+        if traits is None:
             return Rejection("unknown_symbol", f"unknown symbol {intent.symbol!r}")
         if not isinstance(intent.side, Side):
             return Rejection("invalid_side", f"side must be BUY or SELL, got {intent.side!r}")
+        value = intent.quantity
+        qty = traits.known_quantity(value)
+        if qty is None:
+            parsed = self._parse_quantity(value, traits.instrument)
+            if isinstance(parsed, Rejection):
+                return parsed
+            traits.remember(value, qty := parsed)
+        needs_price = intent.order_type in _NEEDS_PRICE
+        price = self._parse_price(intent.price, "price", needs_price, traits.instrument) \
+            if intent.price is not None or needs_price else None
+        if isinstance(price, Rejection):
+            return price
+        needs_stop = intent.order_type in _NEEDS_STOP
+        stop = self._parse_price(intent.stop_price, "stop price", needs_stop, traits.instrument) \
+            if intent.stop_price is not None or needs_stop else None
+        if isinstance(stop, Rejection):
+            return stop
+        # Ledger.quantity is 0 for a broker without an account, like a flat position.
+        held = self.ledger.quantity(broker, traits.instrument.symbol)
+        return _Order(intent, broker, traits, qty, price, stop, held)
+
+    @staticmethod
+    def _parse_quantity(value: object, inst: Instrument) -> Decimal | Rejection:
         try:
-            qty = to_decimal(intent.quantity, what="quantity")
+            qty = to_decimal(value, what="quantity")  # type: ignore[arg-type]
         except ValueError as exc:
             return Rejection("invalid_quantity", str(exc))
         if qty <= 0:
@@ -240,14 +360,7 @@ class PreTradeRisk:
         if qty % inst.lot_size or qty < inst.min_qty:
             return Rejection("lot_size", f"quantity {qty} is not a multiple of the lot "
                              f"{inst.lot_size} or is below the minimum {inst.min_qty}")
-        price = self._parse_price(intent.price, "price", intent.order_type in _NEEDS_PRICE, inst)
-        if isinstance(price, Rejection):
-            return price
-        stop = self._parse_price(intent.stop_price, "stop price",
-                                 intent.order_type in _NEEDS_STOP, inst)
-        if isinstance(stop, Rejection):
-            return stop
-        return _Order(intent, broker, inst, qty, price, stop)
+        return qty
 
     @staticmethod
     def _parse_price(value: object, what: str, required: bool,
@@ -267,79 +380,71 @@ class PreTradeRisk:
         return price
 
     def _reduces_position(self, o: _Order) -> bool:
-        held = self.ledger.quantity(o.broker, o.instrument.symbol) if \
-            self.ledger.has_account(o.broker) else ZERO
+        held = o.held
         if held == 0 or (held > 0) == (o.intent.side is Side.BUY):
             return False
         return o.quantity + self._pending_same_side(o) <= abs(held)
 
-    def _pending_same_side(self, o: _Order) -> Decimal:
-        if o.pending is None:
-            o.pending = self._pending(o.broker, o.instrument.symbol, o.intent.side)
-        return o.pending
+    def _open_orders(self, o: _Order) -> list[Order]:
+        """The broker's open orders, listed once per check (and not at all when none are)."""
+        if o.open_orders is None:
+            o.open_orders = self.oms.open_orders(o.broker) if self.oms.open_count else []
+        return o.open_orders
 
-    def _pending(self, broker: str, symbol: str, side: Side) -> Decimal:
-        """Open quantity on ``side``, not counting orders we are already cancelling."""
-        cancelling = self.oms.pending_cancels
-        return sum((x.remaining_qty for x in self.oms.open_orders(broker, symbol)
-                    if x.side is side and x.client_order_id not in cancelling), ZERO)
+    def _pending_same_side(self, o: _Order) -> Decimal:
+        """Open quantity on the intent's side and symbol, not counting orders we are
+        already cancelling."""
+        if o.pending is None:
+            symbol, side = o.traits.instrument.symbol, o.intent.side
+            cancelling = self.oms.pending_cancels
+            total = ZERO
+            for x in self._open_orders(o):
+                if x.symbol == symbol and x.side is side and x.client_order_id not in cancelling:
+                    total += x.remaining_qty
+            o.pending = total
+        return o.pending
 
     # ---- rules ------------------------------------------------------------------
     def _short_sale(self, o: _Order) -> Rejection | None:
-        if o.intent.side is not Side.SELL or o.instrument.allows_short:
-            return None
-        held = self.ledger.quantity(o.broker, o.instrument.symbol) if \
-            self.ledger.has_account(o.broker) else ZERO
-        available = held - self._pending(o.broker, o.instrument.symbol, Side.SELL)
+        available = o.held - self._pending_same_side(o)  # the intent is a sell
         if o.quantity > available:
-            return Rejection("short_not_allowed", f"sell of {o.quantity} {o.instrument.symbol} "
+            return Rejection("short_not_allowed", f"sell of {o.quantity} {o.traits.instrument.symbol} "
                              f"exceeds the {max(available, ZERO)} held and not already offered; "
                              "short selling is not allowed for this instrument")
         return None
 
-    def reference_price(self, o: _Order) -> Decimal | None:
-        if o.ref is not None:
-            return o.ref
+    def _reference_price(self, o: _Order) -> Decimal | None:
         if o.price is not None:
-            o.ref = o.price
-        elif o.stop is not None:
-            o.ref = o.stop
-        else:
-            q = self.market.quote(o.instrument.symbol)
-            side_price = q.ask if o.intent.side is Side.BUY else q.bid
-            for candidate in (side_price, q.last):
-                if candidate == candidate and candidate > 0:  # not NaN
-                    o.ref = _decimal(candidate)
-                    break
-        return o.ref
-
-    def _account(self, o: _Order) -> Account | None:
-        if o.account is None and self.ledger.has_account(o.broker):
-            o.account = self.ledger.account(o.broker)
-        return o.account
-
-    def _size(self, o: _Order) -> Rejection | None:
-        lim, num = self.limits, self._numbers
-        if o.quantity > num.max_order_qty:
-            return Rejection("max_order_qty", f"quantity {o.quantity} is above the limit "
-                             f"{lim.max_order_qty:g}")
-        ref = self.reference_price(o)
-        if ref is None:
-            return Rejection("no_price", f"no market price for {o.instrument.symbol} yet; "
-                             "use a limit order")
-        notional = o.instrument.notional(ref, o.quantity)
-        if notional > num.max_order_notional:
-            return Rejection("max_order_notional", f"notional {notional:.2f} is above the limit "
-                             f"{lim.max_order_notional:g}")
+            return o.price
+        if o.stop is not None:
+            return o.stop
+        q = self.market.quote(o.traits.instrument.symbol)
+        side_price = q.ask if o.intent.side is Side.BUY else q.bid
+        for candidate in (side_price, q.last):
+            if candidate == candidate and candidate > 0:  # not NaN
+                return o.traits.market_price(candidate)
         return None
 
-    def _price_band(self, o: _Order) -> Rejection | None:
-        if o.price is None and o.stop is None:
-            return None  # a market order has no price to be out of the band
-        last = self.market.last_price(o.instrument.symbol)
+    def _size(self, o: _Order, num: _Numbers) -> Rejection | None:
+        if o.quantity > num.max_order_qty:
+            return Rejection("max_order_qty", f"quantity {o.quantity} is above the limit "
+                             f"{self.limits.max_order_qty:g}")
+        ref = o.ref = self._reference_price(o)
+        if ref is None:
+            return Rejection("no_price", f"no market price for {o.traits.instrument.symbol} yet; "
+                             "use a limit order")
+        # Instrument.notional(ref, quantity) without re-converting two Decimals.
+        notional = o.notional = ref * o.quantity * o.traits.instrument.contract_size
+        if notional > num.max_order_notional:
+            return Rejection("max_order_notional", f"notional {notional:.2f} is above the limit "
+                             f"{self.limits.max_order_notional:g}")
+        return None
+
+    def _price_band(self, o: _Order, num: _Numbers) -> Rejection | None:
+        last = self.market.last_price(o.traits.instrument.symbol)
         if last is None or last <= 0:
             return None
-        band = self._numbers.band
+        band = num.band
         last_d = _decimal(last)
         for what, price in (("limit", o.price), ("stop", o.stop)):
             if price is not None and abs(price - last_d) > band * last_d:
@@ -347,7 +452,7 @@ class PreTradeRisk:
                                  f"{self.limits.price_band_pct:g}% away from the last trade {last_d}")
         return None
 
-    def _order_rate(self, o: _Order) -> Rejection | None:
+    def _order_rate(self) -> Rejection | None:
         now = self.clock.now_ns()
         while self._sent and self._sent[0] <= now - NS:
             self._sent.popleft()
@@ -356,24 +461,25 @@ class PreTradeRisk:
                              "orders in the last second")
         return None
 
-    def _active_orders(self, o: _Order) -> Rejection | None:
+    def _active_orders(self) -> Rejection | None:
         if self.oms.open_count >= self.limits.max_active_orders:
             return Rejection("max_active_orders", f"{self.oms.open_count} orders are already "
                              f"working (limit {self.limits.max_active_orders})")
         return None
 
-    def _cancel_rate(self, o: _Order) -> Rejection | None:
-        now = self.clock.now_ns()
-        window = self._numbers.cancel_ns
-        while self._cancels and self._cancels[0] <= now - window:
-            self._cancels.popleft()
-        if len(self._cancels) >= self.limits.max_cancels_per_window:
-            return Rejection("cancel_rate", f"{len(self._cancels)} cancels in the last "
+    def _cancel_rate(self, num: _Numbers) -> Rejection | None:
+        cancels = self._cancels
+        if cancels:  # no cancels: nothing to expire or count
+            now = self.clock.now_ns()
+            while cancels and cancels[0] <= now - num.cancel_ns:
+                cancels.popleft()
+        if len(cancels) >= self.limits.max_cancels_per_window:
+            return Rejection("cancel_rate", f"{len(cancels)} cancels in the last "
                              f"{self.limits.cancel_window_seconds:g} s: new orders wait")
         return None
 
-    def _duplicate(self, o: _Order) -> Rejection | None:
-        window = self._numbers.duplicate_ns
+    def _duplicate(self, o: _Order, num: _Numbers) -> Rejection | None:
+        window = num.duplicate_ns
         if window <= 0:  # nothing sent is newer than now: no order can be a duplicate
             if len(self._recent) > 10_000:
                 self._recent.clear()
@@ -387,49 +493,41 @@ class PreTradeRisk:
             self._recent = {k: v for k, v in self._recent.items() if v >= cutoff}
         return None
 
+    def _account(self, o: _Order) -> Account | None:
+        if o.account is None and self.ledger.has_account(o.broker):
+            o.account = self.ledger.account(o.broker)
+        return o.account
+
     def _equity(self, o: _Order) -> Decimal:
         account = self._account(o)
         return account.equity if account is not None else ZERO
 
-    def _position_limit(self, o: _Order) -> Rejection | None:
-        ref = self.reference_price(o)
-        assert ref is not None  # _size ran first
-        held = self.ledger.quantity(o.broker, o.instrument.symbol) if \
-            self.ledger.has_account(o.broker) else ZERO
+    def _position_limit(self, o: _Order, num: _Numbers) -> Rejection | None:
+        assert o.ref is not None  # _size ran first
         pending = self._pending_same_side(o)
-        projected = abs(held + o.intent.side.sign * (pending + o.quantity))
-        value = o.instrument.notional(ref, projected)
-        cap = self._equity(o) * self._numbers.position_pct / 100
+        projected = abs(o.held + o.intent.side.sign * (pending + o.quantity))
+        value = o.ref * projected * o.traits.instrument.contract_size  # Instrument.notional
+        cap = self._equity(o) * num.position_pct / 100
         if value > cap:
-            return Rejection("max_position", f"position in {o.instrument.symbol} would be "
+            return Rejection("max_position", f"position in {o.traits.instrument.symbol} would be "
                              f"{value:.2f}, above {self.limits.max_position_pct:g}% of equity "
                              f"({cap:.2f})")
         return None
 
-    def _gross_exposure(self, o: _Order) -> Rejection | None:
-        ref = self.reference_price(o)
-        assert ref is not None
-        gross = self.ledger.gross_exposure(o.broker) + o.instrument.notional(ref, o.quantity)
-        cap = self._equity(o) * self._numbers.gross_pct / 100
+    def _gross_exposure(self, o: _Order, num: _Numbers) -> Rejection | None:
+        gross = self.ledger.gross_exposure(o.broker) + o.notional
+        cap = self._equity(o) * num.gross_pct / 100
         if gross > cap:
             return Rejection("gross_exposure", f"gross exposure would be {gross:.2f}, above "
                              f"{self.limits.max_gross_exposure_pct:g}% of equity ({cap:.2f})")
         return None
 
     def _cash(self, o: _Order) -> Rejection | None:
-        if o.instrument.asset_class.is_derivative or o.intent.side is not Side.BUY:
-            return None
+        """A cash-product buy: its cost and every open buy's must fit in the cash."""
         if not self.ledger.has_account(o.broker):
             return None  # the venue's own account decides; nothing booked here yet
-        ref = self.reference_price(o)
-        assert ref is not None
-        cost = o.instrument.notional(ref, o.quantity)
-        cost += o.instrument.fees_for(o.intent.side, ref, o.quantity).total
-        reserved = sum(
-            (o.instrument.notional(x.price or ref, x.remaining_qty)
-             for x in self.oms.open_orders(o.broker) if x.side is Side.BUY),
-            ZERO,
-        )
+        cost = o.notional + o.traits.buy_fees(o.notional)
+        reserved = self._reserved_for_buys(o)
         account = self._account(o)
         assert account is not None
         cash = account.cash
@@ -438,20 +536,24 @@ class PreTradeRisk:
                              f"buys, but only {cash:.2f} cash is available")
         return None
 
-    def _leverage(self, o: _Order) -> Rejection | None:
-        if not o.instrument.asset_class.is_derivative:
-            return None
-        ref = self.reference_price(o)
-        assert ref is not None
-        exposure = self.ledger.gross_exposure(o.broker, self._is_derivative)
-        exposure += o.instrument.notional(ref, o.quantity)
-        cap = min(self._numbers.leverage, o.instrument.max_leverage)
+    def _reserved_for_buys(self, o: _Order) -> Decimal:
+        """Notional of the broker's open buys (priced at ``o.ref`` when they have no
+        limit price, with this instrument's contract size)."""
+        total = ZERO
+        ref, size = o.ref, o.traits.instrument.contract_size
+        for x in self._open_orders(o):
+            if x.side is Side.BUY:
+                total += (x.price or ref) * x.remaining_qty * size  # type: ignore[operator]
+        return total
+
+    def _leverage(self, o: _Order, num: _Numbers) -> Rejection | None:
+        exposure = self.ledger.gross_exposure(o.broker, self._is_derivative) + o.notional
+        cap = min(num.leverage, o.traits.instrument.max_leverage)
         equity = self._equity(o)
         if equity <= 0 or exposure > equity * cap:
             return Rejection("leverage", f"futures exposure {exposure:.2f} would exceed "
                              f"{cap:g}x equity ({equity:.2f})")
         return None
-
 
     def _is_derivative(self, symbol: str) -> bool:
         inst = self.instruments.find(symbol)

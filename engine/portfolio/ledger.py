@@ -208,18 +208,7 @@ class Ledger:
         + unrealized PnL of futures."""
         book = self._book(broker)
         with localcontext(_EXACT):
-            unrealized = holdings = margin_used = ZERO
-            for pos in book.positions.values():
-                if pos.quantity == 0:
-                    continue
-                mark = _decimal(pos.last_price)
-                value = pos.cost if mark is None else mark * pos.quantity * pos.contract_size
-                unrealized += value - pos.cost
-                if pos.margin:
-                    margin_used += abs(value) / pos.leverage
-                    holdings += value - pos.cost
-                else:
-                    holdings += value
+            holdings, unrealized, margin_used = self._valuation(book)
             equity = book.cash + holdings
         return Account(
             broker=broker,
@@ -232,6 +221,31 @@ class Ledger:
             margin_used=margin_used,
             buying_power=book.cash - margin_used,
         )
+
+    def equity(self, broker: str) -> Decimal:
+        """``account(broker).equity`` without building the Account (pre-trade risk asks
+        for it on every entry)."""
+        book = self._book(broker)
+        with localcontext(_EXACT):
+            return book.cash + self._valuation(book)[0]
+
+    @staticmethod
+    def _valuation(book: _AccountBook) -> tuple[Decimal, Decimal, Decimal]:
+        """(holdings, unrealized PnL, margin in use) of ``book``'s open positions at their
+        marks; call inside the exact context."""
+        unrealized = holdings = margin_used = ZERO
+        for pos in book.positions.values():
+            if pos.quantity == 0:
+                continue
+            mark = _decimal(pos.last_price)
+            value = pos.cost if mark is None else mark * pos.quantity * pos.contract_size
+            unrealized += value - pos.cost
+            if pos.margin:
+                margin_used += abs(value) / pos.leverage
+                holdings += value - pos.cost
+            else:
+                holdings += value
+        return holdings, unrealized, margin_used
 
     def opening_cash(self, broker: str) -> Decimal:
         return self._book(broker).opening

@@ -57,7 +57,6 @@ from engine.execution.oms import OrderManager
 from engine.instruments import InstrumentRegistry
 from engine.market_state import MarketState
 from engine.models import (
-    Account,
     Instrument,
     Liquidity,
     Order,
@@ -209,7 +208,7 @@ class _Order:
     held: Decimal  # the broker's signed position in the symbol
     ref: Decimal | None = None  # reference price (limit, stop, or the market's); set by _size
     notional: Decimal = ZERO  # ref x quantity x contract size; set by _size
-    account: Account | None = None
+    equity: Decimal | None = None  # the account's, read once per check
     open_orders: list[Order] | None = None  # the broker's
     pending: Decimal | None = None  # open quantity on the intent's side and symbol
 
@@ -493,14 +492,11 @@ class PreTradeRisk:
             self._recent = {k: v for k, v in self._recent.items() if v >= cutoff}
         return None
 
-    def _account(self, o: _Order) -> Account | None:
-        if o.account is None and self.ledger.has_account(o.broker):
-            o.account = self.ledger.account(o.broker)
-        return o.account
-
     def _equity(self, o: _Order) -> Decimal:
-        account = self._account(o)
-        return account.equity if account is not None else ZERO
+        if o.equity is None:
+            o.equity = (self.ledger.equity(o.broker) if self.ledger.has_account(o.broker)
+                        else ZERO)
+        return o.equity
 
     def _position_limit(self, o: _Order, num: _Numbers) -> Rejection | None:
         assert o.ref is not None  # _size ran first
@@ -528,9 +524,7 @@ class PreTradeRisk:
             return None  # the venue's own account decides; nothing booked here yet
         cost = o.notional + o.traits.buy_fees(o.notional)
         reserved = self._reserved_for_buys(o)
-        account = self._account(o)
-        assert account is not None
-        cash = account.cash
+        cash = self.ledger.cash(o.broker)
         if cost + reserved > cash:
             return Rejection("insufficient_cash", f"needs {cost:.2f} plus {reserved:.2f} for open "
                              f"buys, but only {cash:.2f} cash is available")

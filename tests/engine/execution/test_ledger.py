@@ -193,3 +193,5 @@ def test_gross_exposure_is_the_sum_of_the_positions_market_values(seed, n, marke
     assert perps == sum((abs(p.market_value) for p in snapshots if p.symbol == PERP.symbol),
                         D(0))
     assert ledger.gross_exposure("nobody") == 0
+    # Risk reads equity alone; it is the account's to the last digit, spot, perps and marks.
+    assert ledger.equity("b") == ledger.account("b").equity

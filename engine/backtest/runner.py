@@ -73,6 +73,8 @@ CHUNK = 4_000  # bars per slice of the arrays turned into lists (divides PROGRES
 _freeze_lock = threading.Lock()
 _freezers = 0
 _we_froze = False
+_threshold: tuple[int, int, int] | None = None  # the collector's, restored after the runs
+RUN_GEN0_THRESHOLD = 10_000  # young objects between collections while a run keeps its own
 
 
 @contextmanager
@@ -83,12 +85,16 @@ def _frozen_heap() -> Iterator[None]:
     pandas, the data) again and again: ~4-7% of a long backtest. ``gc.freeze`` is
     process-wide: concurrent runs share one freeze (the last to end thaws), and a
     freeze someone else holds (the GUI's backtest worker freezes for its whole
-    job) is left as it is, neither doubled nor thawed here.
+    job) is left as it is, neither doubled nor thawed here. While runs go on, the
+    youngest generation is collected every 10,000 net allocations instead of 700: a
+    run allocates records it keeps, and each early collection only promoted them.
     """
-    global _freezers, _we_froze
+    global _freezers, _we_froze, _threshold
     with _freeze_lock:
         _freezers += 1
         if _freezers == 1:
+            _threshold = gc.get_threshold()
+            gc.set_threshold(max(_threshold[0], RUN_GEN0_THRESHOLD), *_threshold[1:])
             _we_froze = gc.get_freeze_count() == 0
             if _we_froze:
                 gc.freeze()
@@ -97,9 +103,13 @@ def _frozen_heap() -> Iterator[None]:
     finally:
         with _freeze_lock:
             _freezers -= 1
-            if _freezers == 0 and _we_froze:
-                _we_froze = False
-                gc.unfreeze()
+            if _freezers == 0:
+                if _threshold is not None:
+                    gc.set_threshold(*_threshold)
+                    _threshold = None
+                if _we_froze:
+                    _we_froze = False
+                    gc.unfreeze()
 
 
 OHLCV = ("open", "high", "low", "close", "volume")

@@ -44,3 +44,17 @@ def test_a_run_thaws_only_the_freeze_it_made():
     finally:
         gc.unfreeze()
     del held
+
+
+def test_a_run_collects_young_objects_less_often_and_restores_the_collector():
+    import gc
+
+    from engine.backtest.runner import RUN_GEN0_THRESHOLD, _frozen_heap
+
+    before = gc.get_threshold()
+    with _frozen_heap():
+        assert gc.get_threshold() == (max(before[0], RUN_GEN0_THRESHOLD), *before[1:])
+        with _frozen_heap():  # a second, concurrent run: still raised
+            pass
+        assert gc.get_threshold()[0] == max(before[0], RUN_GEN0_THRESHOLD)
+    assert gc.get_threshold() == before

@@ -94,7 +94,8 @@ class EquityTracker:
         (closes come before opens at the same instant) and each symbol's last close at
         or before E.
         """
-        ends = np.unique(ts_ns + bar_ns)
+        ends = ts_ns + bar_ns  # sorted, as the timeline is: distinct values without a sort
+        ends = ends[np.r_[True, ends[1:] != ends[:-1]]]
         opened = np.searchsorted(ts_ns, ends, side="left") - 1  # last row opened before E
         rows, cash, qty, cost = self._states()
         state = np.searchsorted(rows, opened, side="right") - 1

@@ -9,8 +9,9 @@
    ``timeframe`` (or the only timeframe stored for it);
 3. the bundled sample (``engine.data.sample``): real daily bars of AAPL, MSFT,
    IBM and GOOG (``1d``, the default), or synthetic one-minute bars rebuilt from
-   them (``1m``, or coarser intraday timeframes resampled on the NYSE calendar),
-   and the fully synthetic KRX stock ``005930`` (intraday only).
+   them (``1m``, or coarser intraday timeframes resampled on the NYSE calendar,
+   with a month before ``start`` for warm-up), and the fully synthetic KRX stock
+   ``005930`` (intraday only; a random walk from ``start``, so no warm-up bars).
 
 ``start``/``end`` select bar open times, both inclusive; a date without a time
 as ``end`` means the whole of that day. Times without a zone are read in ``tz``
@@ -37,6 +38,7 @@ from engine.strategy.base import MAX_WARMUP
 
 BUNDLED_KRX = "005930"
 HISTORY_BARS = MAX_WARMUP + 10  # the most any strategy warms up on
+WARMUP_DAYS = pd.Timedelta(days=30)  # ~20 sessions of bundled minutes: > HISTORY_BARS
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 _DAY_NS = 86_400 * 1_000_000_000
 
@@ -263,7 +265,10 @@ def _from_bundle(symbol: str, tf: Timeframe | None, span: TimeRange,
         daily = DataSet(symbol, tf.name, sample.load_daily(symbol),
                         "bundled sample (synthetic intraday from real daily bars)")
         _within(daily, span)  # the days exist: say so in our words, not the generator's
-        minutes, calendar = sample.synthetic_intraday(symbol, first, last), "XNYS"
+        # Each day is generated on its own (seeded by its date), so starting a month
+        # early changes no bar of the range and gives the strategy its warm-up bars.
+        warm_first = (pd.Timestamp(first) - WARMUP_DAYS).strftime("%Y-%m-%d")
+        minutes, calendar = sample.synthetic_intraday(symbol, warm_first, last), "XNYS"
     frame = minutes
     if tf.seconds != 60:
         from engine.data.resample import resample

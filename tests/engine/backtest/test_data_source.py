@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from engine.backtest.data_source import infer_timeframe, parse_range, resolve_data
+from engine.backtest.data_source import HISTORY_BARS, infer_timeframe, parse_range, resolve_data
 from engine.data.sample import load_daily
 from engine.errors import UserError
 from engine.models import krx_stock
@@ -97,3 +97,16 @@ def test_range_parsing_and_timeframe_inference():
     assert infer_timeframe(minute_frame(20).iloc[::15]).name == "15m"
     assert infer_timeframe(load_daily("IBM").iloc[:30]).name == "1d"
     assert infer_timeframe(minute_frame(1)) is None
+
+
+def test_bundled_minutes_come_with_warm_up_bars_and_the_same_range(tmp_path):
+    """A month of earlier synthetic minutes is generated for warm-up; the bars of the
+    range itself are the ones generated without it (each day is seeded by its date)."""
+    from engine.data import sample
+
+    data = resolve_data("AAPL", start="2013-02-04", end="2013-02-08", timeframe="1m",
+                        db=str(tmp_path / "none.sqlite3"))
+    alone = sample.synthetic_intraday("AAPL", "2013-02-04", "2013-02-08")
+    assert data.frame.equals(alone[alone.index < "2013-02-09"])
+    assert data.history is not None and len(data.history) == HISTORY_BARS
+    assert data.history.index[-1] < data.frame.index[0]

@@ -8,10 +8,13 @@ daily band; callers that know it better (a broker's quote) may set it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.bus import EventBus
 from engine.models import Bar, OrderBook, Tick
+
+INF = float("inf")
 
 
 @dataclass(slots=True)
@@ -25,8 +28,13 @@ class Quote:
 
 
 class MarketState:
-    def __init__(self, bus: EventBus | None = None) -> None:
+    """``marks(symbol, price)``, if given, hears every valid last price (the ledger's
+    marks): one handler per tick or bar instead of two."""
+
+    def __init__(self, bus: EventBus | None = None,
+                 marks: Callable[[str, float], None] | None = None) -> None:
         self._quotes: dict[str, Quote] = {}
+        self._marks = marks
         if bus is not None:
             bus.subscribe(Tick, self.on_tick)
             bus.subscribe(OrderBook, self.on_book)
@@ -49,8 +57,10 @@ class MarketState:
 
     def on_tick(self, tick: Tick) -> None:
         q = self.quote(tick.symbol)
-        q.last = tick.price
+        q.last = price = tick.price
         q.updated_ns = tick.ts_ns
+        if self._marks is not None and 0 < price < INF:  # NaN and garbage never mark
+            self._marks(tick.symbol, price)
 
     def on_book(self, book: OrderBook) -> None:
         q = self.quote(book.symbol)
@@ -68,6 +78,8 @@ class MarketState:
         if bar.timeframe == "1d":
             q.reference = q.session_close if q.session_close == q.session_close else bar.open
             q.session_close = bar.close
+        if self._marks is not None and 0 < bar.close < INF:
+            self._marks(bar.symbol, bar.close)
 
     def set_reference(self, symbol: str, price: float) -> None:
         self.quote(symbol).reference = price

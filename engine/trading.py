@@ -36,7 +36,6 @@ from engine.execution.oms import ClientOrderIds, OrderManager
 from engine.instruments import InstrumentRegistry
 from engine.market_state import MarketState
 from engine.models import (
-    Bar,
     ConnectionState,
     FundingPayment,
     Order,
@@ -44,7 +43,6 @@ from engine.models import (
     OrderType,
     RiskEvent,
     Side,
-    Tick,
     TimeInForce,
     to_decimal,
 )
@@ -57,7 +55,6 @@ log = logging.getLogger(__name__)
 NS = 1_000_000_000
 FUNDING_STATE = "ledger.funding_payments"  # ids already booked
 _INLINE = InlineRunner()  # runs commands of brokers with ``inline_commands`` in the caller
-_INF = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +96,8 @@ class TradingEngine:
         self.bus = bus or EventBus()
         self.instruments = instruments or InstrumentRegistry()
         self.runner = runner or LoopRunner()
-        self.market = MarketState(self.bus)
         self.ledger = Ledger()
+        self.market = MarketState(self.bus, marks=self.ledger.mark)
         self.oms = OrderManager(self.bus, clock, journal, self.ledger, self.instruments, ids=ids,
                                 on_missed_fill=self._missed_fill)
         self.kill_switch = KillSwitch(journal, clock, self.bus)
@@ -116,8 +113,6 @@ class TradingEngine:
         self._entry_blocks: dict[str, str] = {}
         self._halt_hooks: list[Callable[[str], None]] = []
         self._broker_errors: dict[str, deque[int]] = {}
-        self.bus.subscribe(Tick, self._mark_tick)
-        self.bus.subscribe(Bar, self._mark_bar)
         self.bus.subscribe(FundingPayment, self._book_funding)
 
     # ---- setup ----------------------------------------------------------------
@@ -463,16 +458,6 @@ class TradingEngine:
                       f"{payment.payment_id}")
 
     # ---- internals ------------------------------------------------------------------
-    def _mark_tick(self, tick: Tick) -> None:
-        price = tick.price
-        if 0 < price < _INF:  # NaN and garbage never become a mark
-            self.ledger.mark(tick.symbol, price)
-
-    def _mark_bar(self, bar: Bar) -> None:
-        price = bar.close
-        if 0 < price < _INF:
-            self.ledger.mark(bar.symbol, price)
-
     def _risk_event(self, code: str, message: str, severity: str, *, symbol: str = "",
                     broker: str = "", client_order_id: str = "",
                     details: dict[str, object] | None = None, kind: str = "") -> None:

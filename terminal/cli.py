@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trading-terminal",
         description="Desktop trading terminal. Without a subcommand it opens the window.",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO; "
+                                            "WARNING with a command's -q)")
     parser.add_argument("--config", metavar="FILE", help="settings file to use instead of the user's")
     parser.add_argument("--screenshot", metavar="PATH", help="start, save a PNG of the window, exit")
     parser.add_argument("--after", type=float, default=3.0, metavar="SECONDS",
@@ -46,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    level = args.log_level or ("WARNING" if getattr(args, "quiet", False) else "INFO")
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        level=getattr(logging, str(level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

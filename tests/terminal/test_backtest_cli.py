@@ -237,3 +237,13 @@ def test_funding_arbitrage_from_the_command_line(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("time,rate\n2024-01-01 08:00,0.0001\n2024-01-01 16:00,x\n")
     code, _, err = run(capsys, *args, "--funding", f"BTC/USDT:USDT={tmp_path / 'bad.csv'}")
     assert code == 2 and f"funding file {tmp_path / 'bad.csv'}, line 3: rate 'x'" in err
+
+
+def test_quiet_means_warnings_only_unless_a_log_level_is_given():
+    argv = [sys.executable, "-m", "terminal.cli", "backtest", "--strategy", "sma_cross",
+            "--data", "AAPL", "--from", "2012-01-01", "--no-save", "-q"]
+    quiet = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and " INFO " not in quiet.stderr, quiet.stderr
+    told = subprocess.run([*argv[:3], "--log-level", "INFO", *argv[3:]], capture_output=True,
+                          text=True, timeout=120)
+    assert told.returncode == 0 and " INFO " in told.stderr

@@ -3,8 +3,9 @@
 Used for the independent check against backtesting.py and for the speed
 benchmark, so it is deliberately plain: on the cross up buy ``size`` units
 (or ``max_position_pct`` of equity when ``size`` is 0); on the cross down
-close the long, and with ``reverse`` go short the same size, so the strategy
-is always in the market.
+close the long, and with ``reverse`` go short the same size (where the
+instrument can be sold short), so the strategy is always in the market. A
+reversal is one order for the difference (``order_target``).
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ class SmaCross(Strategy):
         held = self.position()
         if held * direction > 0:
             return
-        if held:
+        qty = self.size or self.size_by_fraction(bar.close)
+        inst = self.engine.instruments.find(self.symbol)
+        can_short = inst is None or inst.allows_short
+        if qty and (direction > 0 or (self.reverse and can_short)):
+            # Long to short (or back) in one order through flat, like a trader's reversal.
+            self.order_target(direction * qty, tag="cross")
+        elif held:
             self.close(tag="cross")
-        if direction > 0 or self.reverse:
-            qty = self.size or self.size_by_fraction(bar.close)
-            if qty:
-                (self.buy if direction > 0 else self.sell)(qty, tag="cross")

@@ -225,6 +225,23 @@ class Strategy:
             return None
         return self.order(side, qty, symbol=symbol, tag=tag, reduce_only=True)
 
+    def order_target(self, quantity: Any, symbol: str | None = None,
+                     tag: str = "target") -> SubmitResult | None:
+        """One market order that takes the position in ``symbol`` to ``quantity`` (signed:
+        negative is short), less what this strategy's open orders there already move;
+        None when nothing is left to do. From long to short it is a single order through
+        flat, as a trader would send it (``close`` then ``sell`` would be two)::
+
+            self.order_target(-10)   # long 10 -> one sell of 20
+        """
+        sym = symbol or self.symbol
+        working = sum((o.remaining_qty * o.side.sign for o in self.open_orders(sym)), ZERO)
+        delta = to_decimal(quantity, what="target quantity") - self.position(sym) - working
+        if delta == 0:
+            return None
+        return self.order(Side.BUY if delta > 0 else Side.SELL, abs(delta), symbol=symbol,
+                          tag=tag)
+
     def cancel_all(self, symbol: str | None = None) -> int:
         n = 0
         for order in self.engine.oms.open_orders(self.broker, symbol):

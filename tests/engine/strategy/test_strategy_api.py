@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from engine.clock import SimulatedClock
 from engine.execution.journal import MemoryJournal
-from engine.models import Bar, FillEvent, OrderSource, krx_stock
+from engine.models import Bar, FillEvent, OrderSource, Side, krx_stock, us_stock
 from engine.risk.limits import RiskLimits
+from engine.strategies.sma_cross import SmaCross
 from engine.strategy import Param, ParamError, Strategy, StrategyRunner, StrategyStateChanged
 from engine.trading import TradingEngine
 from tests.engine.recording_broker import RecordingBroker
@@ -155,3 +157,50 @@ def test_a_failing_strategy_is_stopped_without_harming_others():
         engine.bus.publish(bar(i, px))
     assert runner.state(bad.strategy_id) == "error"
     assert runner.state(good.strategy_id) == "running" and len(broker.placed) == 1
+
+
+class Targets(Strategy):
+    name = "test_targets"
+
+    def on_bar(self, bar: Bar) -> None:
+        pass
+
+
+def test_order_target_sends_one_order_for_the_difference():
+    from tests.engine.strategy.harness import MIN, T0, feed, make_run
+
+    run = make_run(Targets, "AAPL", instruments=[replace(us_stock("AAPL"), allows_short=True)])
+    feed(run, [100.0])
+    s, broker = run.strategy, run.broker
+    s.order_target(10)  # fills at once (the harness's broker)
+    assert s.position() == 10
+    s.order_target(-10)  # long 10 to short 10: one sell of 20, not a close and a sell
+    assert [(o.side, o.quantity) for o in broker.placed] == [(Side.BUY, 10), (Side.SELL, 20)]
+    assert s.position() == -10
+    assert s.order_target(-10) is None  # already there: nothing sent
+    broker.fill_price = None  # orders now rest unfilled
+    feed(run, [100.0], start=T0 + 10 * MIN)  # later (the same order twice in 2 s is refused)
+    s.order_target(0)
+    assert s.order_target(0) is None  # the open buy of 10 already gets there
+    assert [o.quantity for o in broker.placed] == [10, 20, 10]
+
+
+def test_sma_cross_reverses_in_one_order_where_it_can_short_and_only_closes_where_not():
+    from tests.engine.strategy.harness import feed, make_run
+
+    # Up, down, up again (no exact tie of the two averages, which is no cross).
+    closes = [10.0, 9.8, 9.6, 9.4, 9.2, 9.6, 10.4, 11.2, 12.0, 11.0, 10.0, 9.0, 8.0, 8.6, 9.7,
+              11.1, 12.6]
+    params = {"fast": 2, "slow": 5, "size": 10, "reverse": True}
+    shortable = make_run(SmaCross, "AAPL", params,
+                         instruments=[replace(us_stock("AAPL"), allows_short=True)])
+    feed(shortable, closes)
+    assert [(o.side, o.quantity) for o in shortable.broker.placed] == [
+        (Side.BUY, 10), (Side.SELL, 20), (Side.BUY, 20)]
+    long_only = make_run(SmaCross, "AAPL", params,
+                         instruments=[replace(us_stock("AAPL"), allows_short=False)])
+    feed(long_only, closes)
+    placed = long_only.broker.placed
+    assert [(o.side, o.quantity, o.reduce_only) for o in placed] == [
+        (Side.BUY, 10, False), (Side.SELL, 10, True), (Side.BUY, 10, False)]
+    assert long_only.engine.rejections == {}

@@ -3,7 +3,9 @@
 The identical SMA(10)/SMA(30) crossover, always in the market (long 10 units
 after the cross up, short 10 after the cross down; market orders at the next
 bar's open; 0.02% commission) on the same 1,000,000 synthetic one-minute bars,
-in one run. Cash is ample so no
+in one run. Each engine reverses its idiomatic way: here and in backtrader one
+order for the difference (``order_target``, ``order_target_size``), in
+backtesting.py a close and a new order; the trades are the same either way. Cash is ample so no
 engine ever refuses an order. Our figure includes the full event path: bus,
 strategy runner, pre-trade risk, OMS, ledger, journal (in memory) and the
 paper venue. Also prints bars/s of seed 004's hybrid strategy on the same bars.

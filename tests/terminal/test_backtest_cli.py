@@ -247,3 +247,14 @@ def test_quiet_means_warnings_only_unless_a_log_level_is_given():
     told = subprocess.run([*argv[:3], "--log-level", "INFO", *argv[3:]], capture_output=True,
                           text=True, timeout=120)
     assert told.returncode == 0 and " INFO " in told.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`trading-terminal strategies | head -1`: the pipe is closed before it writes."""
+    proc = subprocess.Popen([sys.executable, "-m", "terminal.cli", "strategies"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err

@@ -17,3 +17,19 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("TRADING_TERMINAL_HOME", str(home))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_dies_on_the_gui_thread(request):
+    """After a test that built Qt objects, collect its garbage here, on the GUI thread.
+
+    A closed main window sits in reference cycles (bridges, panels, their QTimers).
+    Left to the collector, it may be destroyed later by whichever thread happens to
+    allocate, such as a fake venue's event loop in another test. A QTimer destroyed
+    off its thread stays registered, and the next processEvents segfaults.
+    """
+    yield
+    if {"qtbot", "qapp"} & set(request.fixturenames):
+        import gc
+
+        gc.collect()

@@ -40,6 +40,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from terminal.composition import build_window
+    from widgets.backtest.worker import gui_collector
     from widgets.theme import apply_theme
 
     # instance() is typed QCoreApplication; the one this process makes is a QApplication.
@@ -53,6 +54,9 @@ def run_gui(args: argparse.Namespace) -> int:
     apply_theme(app, "dark")
     app.setQuitOnLastWindowClosed(False)  # the session stops first, then the app quits
     window, services = build_window(args)
+    # The GUI thread collects all cyclic garbage, as it does during a backtest: the
+    # journal's writer thread allocates too, and a Qt object freed from it crashes Qt.
+    gui_collector().acquire()
     window.closed.connect(services.request_quit)
     window.show()
     # The first turn of the loop after show(): what bench/bench_terminal.py times as launch.

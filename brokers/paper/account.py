@@ -29,23 +29,16 @@ from dataclasses import replace
 from decimal import Context, Decimal
 
 from engine.models import Account, Fill, Instrument, Position, Side
+from engine.models.fast_init import evolver
 from engine.models.numbers import ZERO
 from engine.portfolio.ledger import Ledger
 
-_FILL_SETTERS = tuple((name, getattr(Fill, name).__set__) for name in Fill.__dataclass_fields__)
+# ``dataclasses.replace`` for a Fill, without re-running its __init__.
+_fill_with = evolver(Fill)
 # The precision the Ledger books in (engine.portfolio.ledger._PREC): so far beyond any
 # balance that sums never round.
 _EXACT = Context(prec=50)
 BUY = Side.BUY
-
-
-def _with_broker(fill: Fill, broker: str) -> Fill:
-    """``dataclasses.replace(fill, broker=broker)`` without re-running the frozen
-    ``__init__`` (several times slower; Fill has no ``__post_init__``)."""
-    new = object.__new__(Fill)
-    for name, setter in _FILL_SETTERS:
-        setter(new, broker if name == "broker" else getattr(fill, name))
-    return new
 
 
 class _Holding:
@@ -180,7 +173,7 @@ class VenueAccount:
 
     def _book(self, fill: Fill, instrument: Instrument, leverage: Decimal) -> None:
         currency = instrument.currency
-        self._ledger.apply_fill(_with_broker(fill, currency), instrument)
+        self._ledger.apply_fill(_fill_with(fill, broker=currency), instrument)
         if instrument.symbol not in self._currency_of:
             self._currency_of[instrument.symbol] = currency
             if instrument.asset_class.is_derivative:

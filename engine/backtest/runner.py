@@ -56,6 +56,7 @@ from engine.models import (
     to_decimal,
     us_stock,
 )
+from engine.models.fast_init import builder
 from engine.risk.limits import RiskLimits
 from engine.risk.portfolio import PortfolioLimits, PortfolioRiskMonitor
 from engine.session_summary import iso, reason_kind
@@ -262,42 +263,6 @@ def session_gaps(frame: pd.DataFrame, symbol: str, calendar: str, timeframe: Tim
     return out
 
 
-def bar_factory() -> Callable[..., Bar]:
-    """``make(symbol, timeframe, ts_ns, open, high, low, close, volume)`` -> the same ``Bar``.
-
-    ``Bar`` is a frozen slots dataclass: its ``__init__`` sets each field through
-    ``object.__setattr__``, about half of what a backtest spent per bar outside the
-    strategy. Setting the slots through their descriptors gives an identical
-    object (``trades`` and ``vwap`` take their defaults) in half the time.
-    """
-    fields = Bar.__dataclass_fields__
-    if hasattr(Bar, "__post_init__") or list(fields)[:8] != [
-            "symbol", "timeframe", "ts_ns", "open", "high", "low", "close", "volume"]:
-        return Bar  # not the shape this was written for: the plain constructor
-    setters = [getattr(Bar, name).__set__ for name in fields]
-    defaults = [f.default for f in list(fields.values())[8:]]
-    (s_sym, s_tf, s_ts, s_o, s_h, s_l, s_c, s_v), rest = setters[:8], setters[8:]
-    tail = list(zip(rest, defaults, strict=True))
-    new = object.__new__
-
-    def make(symbol: str, timeframe: str, ts_ns: int, open_: float, high: float, low: float,
-             close: float, volume: float) -> Bar:
-        bar = new(Bar)
-        s_sym(bar, symbol)
-        s_tf(bar, timeframe)
-        s_ts(bar, ts_ns)
-        s_o(bar, open_)
-        s_h(bar, high)
-        s_l(bar, low)
-        s_c(bar, close)
-        s_v(bar, volume)
-        for setter, default in tail:
-            setter(bar, default)
-        return bar
-
-    return make
-
-
 def _warmup_bars(symbols: list[str], warmup: pd.DataFrame | Mapping[str, pd.DataFrame]
                  | None, first_ns: int, timeframe: Timeframe, count: int) -> list[Bar]:
     """The last ``count`` warm-up bars of ``symbols`` in time order, of those that open
@@ -313,7 +278,7 @@ def _warmup_bars(symbols: list[str], warmup: pd.DataFrame | Mapping[str, pd.Data
         return []
     ts, which, rows = _timeline(frames)
     names, values = list(frames), [f[list(OHLCV)].to_numpy(float) for f in frames.values()]
-    make = bar_factory()
+    make = builder(Bar)
     bars = [make(names[k], timeframe.name, t, *values[k][r].tolist())
             for t, k, r in zip(ts.tolist(), which.tolist(), rows.tolist(), strict=True)]
     return bars[-count:]
@@ -436,7 +401,7 @@ def run_backtest(
                for c in OHLCV]
     first_close = [float(f["close"].iloc[0]) for f in frames.values()]
     tf_ns, tf_name = timeframe.ns, timeframe.name
-    make_bar = bar_factory()
+    make_bar = builder(Bar)  # a Bar without type.__call__: per bar, it shows
     on_bar = venue.on_bar  # type: ignore[attr-defined]
     publish = engine.bus.publish
     advance = clock.advance_to

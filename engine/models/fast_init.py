@@ -16,6 +16,7 @@ Only classes where that equivalence is obvious qualify: frozen, slotted, no
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,13 +41,61 @@ def fast_init(cls: type[T]) -> type[T]:
         @dataclass(frozen=True, slots=True)
         class Fill: ...
     """
+    scope, signature, body = _parts(cls)
+    source = "\n".join([f"def __init__(self, {signature}):", *body, "    return None"])
+    exec(source, scope)  # noqa: S102 - trusted: built from the dataclass's own fields
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__doc__ = cls.__init__.__doc__
+    ORIGINAL_INIT[cls] = cls.__init__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+def builder(cls: type[T]) -> Callable[..., T]:
+    """A function with ``cls``'s signature that builds the same record without going
+    through ``type.__call__`` (for a loop that makes one per bar: ``Bar`` in a
+    backtest), e.g. ``builder(Bar)("AAPL", "1m", 0, 1.0, 2.0, 0.5, 1.5, 100.0)``.
+    """
+    scope, signature, body = _parts(cls)
+    scope["_new"], scope["_cls"] = object.__new__, cls
+    source = "\n".join([f"def build({signature}):", "    self = _new(_cls)", *body,
+                        "    return self"])
+    exec(source, scope)  # noqa: S102 - trusted: built from the dataclass's own fields
+    return scope["build"]
+
+
+def evolver(cls: type[T]) -> Callable[..., T]:
+    """``dataclasses.replace`` for ``cls``, several times faster: ``new(record, **changes)``.
+
+    ``replace`` re-runs ``__init__`` with field introspection; this copies each slot
+    through its descriptor, one statement per field. Equivalent for the records
+    ``_check`` accepts (no ``__post_init__``); unknown names raise ``TypeError`` like
+    ``replace`` does.
+    """
     _check(cls)
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    scope.update({f"_set_{n}": getattr(cls, n).__set__ for n in names})
+    lines = ["def evolve(record, **changes):", "    new = _new(_cls)", "    get = changes.pop"]
+    lines += [f"    _set_{n}(new, get({n!r}) if {n!r} in changes else record.{n})"
+              for n in names]
+    lines += ["    if changes:",
+              f"        raise TypeError(f'{cls.__name__} has no field(s) {{sorted(changes)}}')",
+              "    return new"]
+    exec("\n".join(lines), scope)  # noqa: S102 - trusted: built from the dataclass's fields
+    return scope["evolve"]
+
+
+def _parts(cls: type) -> tuple[dict[str, Any], str, list[str]]:
+    """(scope, parameter list, body lines setting each slot) of a generated init."""
+    _check(cls)
     scope: dict[str, Any] = {"_FACTORY": _FACTORY}
     params: list[str] = []
     kw_only: list[str] = []
     body: list[str] = []
-    for f in fields:
+    for f in dataclasses.fields(cls):
         scope[f"_set_{f.name}"] = getattr(cls, f.name).__set__
         value = f.name
         if f.default is not dataclasses.MISSING:
@@ -60,16 +109,7 @@ def fast_init(cls: type[T]) -> type[T]:
             param = f.name
         (kw_only if f.kw_only else params).append(param)
         body.append(f"    _set_{f.name}(self, {value})")
-    signature = ", ".join(["self", *params, *(["*", *kw_only] if kw_only else [])])
-    source = "\n".join([f"def __init__({signature}):", *body, "    return None"])
-    exec(source, scope)  # noqa: S102 - trusted: built from the dataclass's own fields
-    init = scope["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__doc__ = cls.__init__.__doc__
-    ORIGINAL_INIT[cls] = cls.__init__
-    cls.__init__ = init  # type: ignore[method-assign]
-    return cls
+    return scope, ", ".join([*params, *(["*", *kw_only] if kw_only else [])]), body
 
 
 def _check(cls: type) -> None:

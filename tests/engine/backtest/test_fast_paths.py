@@ -7,16 +7,16 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.backtest.runner import bar_factory
 from engine.models import Bar
+from engine.models.fast_init import builder
 
 prices = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False)
 
 
 @given(st.text(min_size=1, max_size=12), st.integers(0, 2**62), prices, prices, prices, prices,
        st.floats(min_value=0, max_value=1e12))
-def test_bar_factory_builds_the_same_bar(symbol, ts, o, h, low, c, v):
-    made = bar_factory()(symbol, "1m", ts, o, h, low, c, v)
+def test_the_bar_builder_builds_the_same_bar(symbol, ts, o, h, low, c, v):
+    made = builder(Bar)(symbol, "1m", ts, o, h, low, c, v)
     plain = Bar(symbol, "1m", ts, o, h, low, c, v)
     assert type(made) is Bar
     assert [getattr(made, f) for f in Bar.__dataclass_fields__ if f != "vwap"] == \

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from engine.models import AssetClass, Fill, FundingPayment, PositionEvent
+from engine.models import AssetClass, Fill, FundingPayment, Position, PositionEvent
 from engine.trading import TradingEngine
 
 
@@ -52,17 +52,17 @@ class EquityTracker:
 
     def on_position(self, event: PositionEvent) -> None:
         # Published by the OMS right after each fill is booked, with the position after it.
-        pos = event.position
-        k = self.symbols.get(pos.symbol)
-        if pos.broker == self.broker and k is not None:
-            self.changes.append((self.row, k, pos.quantity, pos.cost_basis,
-                                 self.ledger.cash(self.broker)))
+        if event.position.broker == self.broker:
+            self._note(event.position)
 
     def on_funding(self, event: FundingPayment) -> None:
-        k = self.symbols.get(event.symbol)
-        if event.broker == self.broker and k is not None:
+        if event.broker == self.broker and event.symbol in self.symbols:
             self.funding.append(event)
-            pos = self.ledger.position(self.broker, event.symbol)
+            self._note(self.ledger.position(self.broker, event.symbol))
+
+    def _note(self, pos: Position) -> None:
+        k = self.symbols.get(pos.symbol)
+        if k is not None:
             self.changes.append((self.row, k, pos.quantity, pos.cost_basis,
                                  self.ledger.cash(self.broker)))
 
@@ -105,8 +105,8 @@ class EquityTracker:
             held_qty, held_cost = qty[state, k], cost[state, k]
             mine = np.flatnonzero(which == k)
             seen = np.searchsorted(ts_ns[mine] + bar_ns, ends, side="right") - 1
-            price = np.where(seen >= 0, close[mine[np.maximum(seen, 0)]], first_close[k]) \
-                if len(mine) else np.full(len(ends), first_close[k])
+            # Every symbol has bars (a run refuses one without): ``mine`` is never empty.
+            price = np.where(seen >= 0, close[mine[np.maximum(seen, 0)]], first_close[k])
             worth = held_qty * price * self.size[k]
             if self.margin[k]:
                 worth = worth - held_cost

@@ -18,14 +18,13 @@ Example::
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Mapping
 
 import pandas as pd
 
 from engine.bus import EventBus
 from engine.errors import UserError
-from engine.models import Bar, FundingRate, Instrument
+from engine.models import FundingRate, Instrument
 
 
 def funding_events(funding: Mapping[str, pd.Series] | None,
@@ -70,17 +69,14 @@ class FundingReplay:
             self.next_of[j] = later.get(symbol, 0)
             later[symbol] = ts
 
-    def until(self, t: int, now: int, closing: deque[tuple[int, Bar]],
-              advance: Callable[[int], None], publish: Callable[[object], None]) -> int:
-        """Settle every event at or before ``t``, after the bars that close by then;
-        returns the clock's time."""
+    def until(self, t: int, now: int, close_through: Callable[[int, int], int],
+              advance: Callable[[int], None]) -> int:
+        """Settle every event at or before ``t``, after the bars that close by then
+        (``close_through(limit, now)`` publishes them); returns the clock's time."""
         events = self.events
         while self.i < len(events) and events[self.i][0] <= t:
             ts, symbol, rate = events[self.i]
-            while closing and closing[0][0] <= ts:
-                now, done = closing.popleft()
-                advance(now)
-                publish(done)
+            now = close_through(ts, now)
             if ts > now:
                 advance(ts)
                 now = ts

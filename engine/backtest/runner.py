@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -224,6 +225,17 @@ def _timeline(frames: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, 
     return ts[order], which[order], rows[order]
 
 
+def _close_through(closing: deque[tuple[int, Bar]], limit: int, now: int, *,
+                   advance: Callable[[int], None], publish: Callable[[object], None]) -> int:
+    """Publish the open bars that close at or before ``limit``, in order; returns the
+    clock's time after them (``now`` if none)."""
+    while closing and closing[0][0] <= limit:
+        now, done = closing.popleft()
+        advance(now)
+        publish(done)
+    return now
+
+
 def _account_currency(config: BacktestConfig, insts: Mapping[str, Instrument]) -> str:
     """The one currency the run's account holds: every symbol must be quoted in it (the
     venue would refuse every order of a symbol priced in another, for want of cash)."""
@@ -342,7 +354,7 @@ def run_backtest(
     """
     cls = get_strategy(config.strategy)
     params = cls.validate_params(config.params)
-    cls.check_symbols(config.symbols)
+    groups = instances_symbols(cls, config.symbols)  # checks the strategy can trade them
     timeframe = Timeframe.parse(config.timeframe)
     frames = _frames(config, data)
     insts = {s: _with_commission((instruments or {}).get(s) or default_instrument(s),
@@ -381,7 +393,7 @@ def run_backtest(
     runner = StrategyRunner(engine)
     strategies = [runner.add(cls(engine, symbols, broker=BROKER, params=params,
                                  timeframe=timeframe.name))
-                  for symbols in instances_symbols(cls, config.symbols)]
+                  for symbols in groups]
     warmed = 0
     for strategy in strategies:
         warm = _warmup_bars(strategy.symbols, warmup, int(ts[0]), timeframe,
@@ -413,6 +425,7 @@ def run_backtest(
     # and not yet closed is enough.
     closing: deque[tuple[int, Bar]] = deque()
     pop, push = closing.popleft, closing.append
+    close_through = partial(_close_through, closing, advance=advance, publish=publish)
     now = int(ts[0])
     # Funding settlements before the first bar are history; they are not replayed.
     rates = FundingReplay([e for e in funding_events(funding, insts) if e[0] >= now],
@@ -432,9 +445,9 @@ def run_backtest(
                         *(col[lo:hi].tolist() for col in columns), strict=True)
             for row, t, k, o, h, low, close, v in chunk:
                 if funding_due <= t:
-                    now = rates.until(t, now, closing, advance, publish)
+                    now = rates.until(t, now, close_through, advance)
                     funding_due = rates.next_ns
-                while closing and closing[0][0] <= t:
+                while closing and closing[0][0] <= t:  # close_through, inlined: every bar
                     now, done = pop()
                     advance(now)
                     publish(done)
@@ -446,11 +459,9 @@ def run_backtest(
                 on_bar(bar)
                 push((t + tf_ns, bar))
         if closing:  # settlements up to the last close, then the last closes
-            now = rates.until(closing[-1][0], now, closing, advance, publish)
-        while closing:
-            now, done = pop()
-            advance(now)
-            publish(done)
+            end = closing[-1][0]
+            now = rates.until(end, now, close_through, advance)
+            now = close_through(end, now)
     elapsed = time.perf_counter() - started
     runner.stop_all()
     for strategy in strategies:

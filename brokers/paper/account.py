@@ -26,18 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from engine.models import Account, Fill, Instrument, Position, Side
 from engine.models.fast_init import evolver
 from engine.models.numbers import ZERO
-from engine.portfolio.ledger import Ledger
+from engine.portfolio.ledger import EXACT, Ledger
 
 # ``dataclasses.replace`` for a Fill, without re-running its __init__.
 _fill_with = evolver(Fill)
-# The precision the Ledger books in (engine.portfolio.ledger._PREC): so far beyond any
-# balance that sums never round.
-_EXACT = Context(prec=50)
 BUY = Side.BUY
 
 
@@ -159,7 +156,7 @@ class VenueAccount:
         # Ledger.apply_fill's arithmetic for a cash product, operation for operation, in
         # its precision (the methods of a Context: switching the thread's context costs
         # microseconds more than it looks, for the contextvars bookkeeping).
-        x, qty, price, size = _EXACT, fill.quantity, fill.price, held.contract_size
+        x, qty, price, size = EXACT, fill.quantity, fill.price, held.contract_size
         delta, sign = (qty, 1) if fill.side is BUY else (x.minus(qty), -1)
         in_kind = fill.fee_in_kind
         if in_kind:

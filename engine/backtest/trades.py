@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from engine.models import Fill, Side
 from engine.models.numbers import ZERO
-from engine.portfolio.ledger import COST_QUANTUM
-
-_WIDE = Context(prec=50)  # quantizing never overflows the default 28 digits
+from engine.portfolio.ledger import COST_QUANTUM, EXACT
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +74,7 @@ def round_trips(fills: Iterable[Fill],
                     gross_pnl=(fill.price - lot.price) * qty * d * cs,
                     # Fees per unit came from a division: rounded once, like cost shares
                     # in the ledger, so a trade's fees read as money, not 28 digits.
-                    fees=((lot.fee_per_unit + fee_unit) * qty).quantize(COST_QUANTUM, context=_WIDE),
+                    fees=((lot.fee_per_unit + fee_unit) * qty).quantize(COST_QUANTUM, context=EXACT),
                 ))
                 lot.quantity -= qty
                 remaining -= qty

@@ -32,7 +32,9 @@ from engine.models.numbers import ZERO, to_decimal
 
 COST_QUANTUM = Decimal("1e-12")
 _PREC = 50  # digits; far beyond any real balance, so sums never round
-_EXACT = Context(prec=_PREC)  # entered per booking: cheaper than setting prec on a copy
+# The context every amount is booked in (entered per booking: cheaper than setting
+# prec on a copy); others that must match the ledger's arithmetic use it too.
+EXACT = Context(prec=_PREC)
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Ledger:
     def transfer(self, broker: str, amount: Decimal) -> None:
         """Move cash in (positive) or out: deposits, funding payments, adjustments."""
         book = self._book(broker)
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             book.cash += amount
             book.transfers += amount
 
@@ -102,7 +104,7 @@ class Ledger:
                 contract_size=instrument.contract_size,
                 margin=instrument.asset_class.is_derivative,
             )
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             delta = fill.quantity if fill.side is Side.BUY else -fill.quantity
             in_kind = fill.fee_in_kind
             if in_kind:
@@ -207,7 +209,7 @@ class Ledger:
         """Cash, equity and margin; equity = cash + cash-product holdings at market
         + unrealized PnL of futures."""
         book = self._book(broker)
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             holdings, unrealized, margin_used = self._valuation(book)
             equity = book.cash + holdings
         return Account(
@@ -226,7 +228,7 @@ class Ledger:
         """``account(broker).equity`` without building the Account (pre-trade risk asks
         for it on every entry)."""
         book = self._book(broker)
-        with localcontext(_EXACT):
+        with localcontext(EXACT):
             return book.cash + self._valuation(book)[0]
 
     @staticmethod

@@ -49,17 +49,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from engine.backtest.data_source import HISTORY_BARS, DataSet, warmup_history
+from engine.backtest.data_source import DataSet
 from engine.backtest.metrics import Metrics
-from engine.backtest.runner import BacktestCancelled, BacktestConfig, run_backtest
+from engine.backtest.payload import Payload, evaluate, make_payload
+from engine.backtest.run_data import RunData
+from engine.backtest.runner import BacktestCancelled, BacktestConfig
 from engine.errors import UserError
-from engine.models import Instrument
 from engine.strategy.base import Strategy
 from engine.strategy.params import Param, ParamError
 from engine.strategy.registry import get_strategy, strategy_names
@@ -326,37 +327,6 @@ def plan_search(cls: type[Strategy], dims: Mapping[str, Dimension], *,
 
 
 # ---- evaluation ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Payload:
-    """What every job needs: the run settings (params aside) and the bars, sent once."""
-
-    config: BacktestConfig
-    frame: pd.DataFrame
-    instruments: Mapping[str, Instrument] = field(default_factory=dict)
-    history: pd.DataFrame | None = None  # bars before ``frame`` (the DataSet's history)
-
-    def before(self, lo: int) -> pd.DataFrame | None:
-        """The bars before bar ``lo`` (history included): a run on ``lo:`` warms up on them."""
-        if lo <= 0:
-            return self.history
-        return warmup_history(self.history, self.frame.iloc[max(0, lo - HISTORY_BARS):lo])
-
-
-def evaluate(payload: Payload, params: Mapping[str, Any], lo: int = 0, hi: int | None = None,
-             cancel: Callable[[], bool] | None = None) -> dict[str, Any]:
-    """One backtest of ``params`` on bars ``lo:hi``: {"metrics": {...}} or {"error": text}."""
-    config = replace(payload.config, params=dict(params))
-    try:
-        result = run_backtest(config, payload.frame.iloc[lo:hi],
-                              instruments=payload.instruments, cancel=cancel,
-                              warmup=payload.before(lo))
-    except BacktestCancelled:
-        raise
-    except Exception as exc:  # one bad point must not end the search; the row says why
-        return {"error": f"{type(exc).__name__}: {exc}"}
-    return {"metrics": result.metrics.as_dict()}
 
 
 _worker_payload: Payload | None = None
@@ -656,22 +626,6 @@ def search(evaluator: Evaluator, plan: Plan, *, strategy: str, metric: str, maxi
         elapsed_s=time.perf_counter() - started, backend=evaluator.kind)
 
 
-def make_payload(strategy_name: str, data: DataSet | pd.DataFrame,
-                 config: BacktestConfig | None) -> Payload:
-    """The run settings and bars: ``config`` as given, or one built from the ``DataSet``;
-    ``UserError`` up front if the strategy cannot trade its symbols."""
-    if isinstance(data, DataSet):
-        base = config or BacktestConfig(strategy_name, (data.symbol,), timeframe=data.timeframe)
-        payload = Payload(replace(base, strategy=strategy_name, params={}), data.frame,
-                          {**data.instruments()}, data.history)
-    elif config is None:
-        raise ValueError("pass config= (symbols, timeframe) with a bare DataFrame, or a DataSet")
-    else:
-        payload = Payload(replace(config, strategy=strategy_name, params={}), data)
-    strategy_class(strategy_name).check_symbols(payload.config.symbols)
-    return payload
-
-
 def prepare_search(strategy_name: str, space: Mapping[str, Any], metric: str, *,
                    method: str = "grid", n_iter: int = 50, seed: int | None = None,
                    fixed: Mapping[str, Any] | None = None,
@@ -692,7 +646,7 @@ def prepare_search(strategy_name: str, space: Mapping[str, Any], metric: str, *,
 
 def optimize(
     strategy_name: str,
-    data: DataSet | pd.DataFrame,
+    data: RunData | DataSet | pd.DataFrame,
     space: Mapping[str, Any],
     metric: str = "sharpe",
     *,
@@ -707,18 +661,22 @@ def optimize(
     fixed: Mapping[str, Any] | None = None,
     constraints: Sequence[str | Constraint] | None = None,
     maximize: bool | None = None,
+    funding: Mapping[str, pd.Series] | None = None,
 ) -> OptimizationResult:
     """Search ``space`` ({param: spec}) for the best ``metric``; see the module docstring.
 
-    ``config`` supplies cash, commission, slippage and timeframe (its params are
-    ignored); ``fixed`` pins parameters that are not searched; ``constraints``
-    replace the strategy's default ones. Safe to call from a worker thread:
-    ``progress`` and ``cancel`` are plain callables, nothing touches a GUI.
+    ``data``: one symbol's bars (``DataSet``, or a DataFrame with ``config``) or
+    several symbols' (``RunData``: a perpetual and its spot, a basket), with
+    ``funding`` rates for perpetuals. ``config`` supplies cash, commission,
+    slippage and timeframe (its params are ignored); ``fixed`` pins parameters
+    that are not searched; ``constraints`` replace the strategy's default ones.
+    Safe to call from a worker thread: ``progress`` and ``cancel`` are plain
+    callables, nothing touches a GUI.
     """
     plan, maximize = prepare_search(strategy_name, space, metric, method=method, n_iter=n_iter,
                                     seed=seed, fixed=fixed, constraints=constraints,
                                     maximize=maximize)
-    payload = make_payload(strategy_name, data, config)
+    payload = make_payload(strategy_name, data, config, funding)
     with Evaluator(payload, workers=workers, cluster=cluster, jobs=len(plan.points)) as ev:
         return search(ev, plan, strategy=strategy_name, metric=metric, maximize=maximize,
                       method=method, progress=progress, cancel=cancel)

@@ -1,6 +1,7 @@
 """Walk-forward analysis: choose parameters on a train window, trade the next test window.
 
-Windows are cut by bar count (``train=500, test=100``) or by calendar period
+Windows are cut by bar count (``train=500, test=100``; with several symbols, a
+count of distinct bar times) or by calendar period
 (``train="2Y", test="6M"``; units D, W, M, Y). Rolling windows keep the train
 length and slide by one test length; anchored windows all start at the first
 bar and grow. The test windows follow each other without overlap and cover the
@@ -42,20 +43,19 @@ from engine.backtest.optimize import (
     Constraint,
     Evaluator,
     OptimizationResult,
-    Payload,
     Progress,
     Trial,
     as_cancel,
-    make_payload,
     prepare_search,
     search,
 )
+from engine.backtest.payload import Payload, make_payload, run_window
+from engine.backtest.run_data import RunData
 from engine.backtest.runner import (
     BacktestCancelled,
     BacktestConfig,
     BacktestResult,
     default_instrument,
-    run_backtest,
 )
 from engine.backtest.trades import RoundTrip
 from engine.errors import UserError
@@ -201,15 +201,15 @@ def _choose(result: OptimizationResult) -> tuple[dict[str, Any] | None, float, s
     return params, float("nan"), f"no trial had a finite {result.metric}; took the first"
 
 
-def _flat(frame: pd.DataFrame, cash: float, bar_ns: int) -> pd.Series:
+def _flat(times: pd.DatetimeIndex, cash: float, bar_ns: int) -> pd.Series:
     """Equity of a window spent in cash, stamped at bar closes like a run's curve."""
-    index = pd.to_datetime(frame.index.as_unit("ns").asi8 + bar_ns, utc=True)
+    index = pd.to_datetime(times.as_unit("ns").asi8 + bar_ns, utc=True)
     return pd.Series(cash, index=index, name="equity", dtype=float)
 
 
 def walk_forward(
     strategy_name: str,
-    data: DataSet | pd.DataFrame,
+    data: RunData | DataSet | pd.DataFrame,
     space: Mapping[str, Any],
     metric: str = "sharpe",
     *,
@@ -227,6 +227,7 @@ def walk_forward(
     fixed: Mapping[str, Any] | None = None,
     constraints: Sequence[str | Constraint] | None = None,
     maximize: bool | None = None,
+    funding: Mapping[str, pd.Series] | None = None,
 ) -> WalkForwardResult:
     """Walk-forward ``strategy_name`` over ``data``; arguments as for ``optimize``.
 
@@ -239,9 +240,9 @@ def walk_forward(
     plan, maximize = prepare_search(strategy_name, space, metric, method=method, n_iter=n_iter,
                                     seed=seed, fixed=fixed, constraints=constraints,
                                     maximize=maximize)
-    payload = make_payload(strategy_name, data, config)
-    frame, base = payload.frame, payload.config
-    windows = make_windows(frame.index, train, test, anchored=anchored)
+    payload = make_payload(strategy_name, data, config, funding)
+    times, base = payload.times, payload.config
+    windows = make_windows(times, train, test, anchored=anchored)
     is_cancelled = as_cancel(cancel)
     total = len(windows) * (len(plan.points) + 1)
     bar_ns = Timeframe.parse(base.timeframe).ns
@@ -264,21 +265,19 @@ def walk_forward(
                 cancelled = True
                 break
             params, value, note = _choose(found)
-            test_frame = frame.iloc[w.test_lo:w.test_hi]
             run = None
             if params is not None:
                 try:
-                    run = run_backtest(replace(base, params=params, cash=cash), test_frame,
-                                       instruments=payload.instruments, cancel=is_cancelled,
-                                       warmup=payload.before(w.test_lo))
+                    run = run_window(payload, params, w.test_lo, w.test_hi, cash=cash,
+                                     cancel=is_cancelled)
                 except BacktestCancelled:
                     cancelled = True
                     break
                 cash = float(run.equity.iloc[-1])
             results.append(WindowResult(
-                window=w, train_start=frame.index[w.train_lo],
-                train_end=frame.index[w.train_hi - 1], test_start=frame.index[w.test_lo],
-                test_end=frame.index[w.test_hi - 1], params=params, train_value=value,
+                window=w, train_start=times[w.train_lo],
+                train_end=times[w.train_hi - 1], test_start=times[w.test_lo],
+                test_end=times[w.test_hi - 1], params=params, train_value=value,
                 search=found, test=run, note=note))
             if progress is not None:
                 progress(offset + len(plan.points) + 1, total, found.best)
@@ -300,7 +299,7 @@ def _stitch(strategy: str, metric: str, maximize: bool, anchored: bool,
     for r in results:
         w = r.window
         if r.test is None:
-            parts.append(_flat(payload.frame.iloc[w.test_lo:w.test_hi], cash, bar_ns))
+            parts.append(_flat(payload.span(w.test_lo, w.test_hi), cash, bar_ns))
             continue
         m = r.test.metrics
         parts.append(r.test.equity)

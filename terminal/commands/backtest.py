@@ -8,6 +8,8 @@
     trading-terminal optimize ... --grid fast=2:50 slow=10:200 --random 100 --seed 7
     trading-terminal walkforward --strategy sma_cross --data AAPL --grid fast=5:20:5 \\
         slow=20,40,60 --train 2Y --test 6M
+    trading-terminal optimize --strategy funding_arbitrage --data BTC/USDT:USDT=perp.csv \
+        BTC/USDT=spot.csv --funding BTC/USDT:USDT=funding.csv --grid entry_rate=0.0001:0.001
 
 ``--data`` is a .csv/.parquet file, a symbol stored in the database, or a
 bundled sample symbol (AAPL, MSFT, IBM, GOOG daily; 005930 synthetic minutes).
@@ -122,14 +124,6 @@ def _progress(args: argparse.Namespace, metric: str) -> Callable[[int, int, Tria
 # ---- shared setup -----------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace, db: Database | None) -> DataSet:
-    """The one --data of a search (optimize, walkforward)."""
-    if len(args.data) > 1:
-        raise UserError(f"{args.command} takes one --data, got {len(args.data)} "
-                        f"({' '.join(args.data)}); backtest takes several")
-    return _load_one(args, args.data[0], args.symbol, db)
-
-
 def _load_one(args: argparse.Namespace, spec: str, symbol: str | None,
               db: Database | None) -> DataSet:
     data = resolve_data(spec, start=args.start, end=args.end, timeframe=args.timeframe,
@@ -141,7 +135,7 @@ def _load_one(args: argparse.Namespace, spec: str, symbol: str | None,
 
 
 def _load_all(args: argparse.Namespace, db: Database | None) -> RunData:
-    """Every --data of a backtest, one symbol each, on one timeframe."""
+    """Every --data of a run or search, one symbol each, on one timeframe."""
     if args.symbol is not None and len(args.data) > 1:
         raise UserError("--symbol names the instrument of a single data file; with several, "
                         "name each as SYMBOL=FILE (e.g. BTC/USDT:USDT=perp.csv)")
@@ -176,11 +170,13 @@ def _config(args: argparse.Namespace, symbols: tuple[str, ...], timeframe: str,
     return BacktestConfig(args.strategy, symbols, params, timeframe=timeframe, **kwargs)
 
 
-def _gap_warnings(data: DataSet) -> None:
-    inst = data.instrument or default_instrument(data.symbol)
-    for message in session_gaps(data.frame, data.symbol, inst.calendar,
-                                Timeframe.parse(data.timeframe)):
-        _warn(message)
+def _gap_warnings(data: RunData) -> None:
+    """A search's session gaps, said once (each of its runs would repeat them)."""
+    for symbol, frame in data.frames.items():
+        inst = data.instruments.get(symbol) or default_instrument(symbol)
+        for message in session_gaps(frame, symbol, inst.calendar,
+                                    Timeframe.parse(data.timeframe)):
+            _warn(message)
 
 
 def _metric_lines(metrics: dict[str, Any]) -> list[str]:
@@ -356,12 +352,14 @@ def _describe_search(result: OptimizationResult) -> str:
 
 def _optimize(args: argparse.Namespace) -> int:
     search = _search_args(args)
-    data = _load(args, None)
-    config = _config(args, (data.symbol,), data.timeframe, {})
+    data = _load_all(args, None)
+    funding = _funding(args)
+    config = _config(args, data.symbols, data.timeframe, {})
     _gap_warnings(data)
     with _ctrl_c() as stop:
         result = optimize(args.strategy, data, search.pop("space"), args.metric, config=config,
-                          progress=_progress(args, args.metric), cancel=stop, **search)
+                          progress=_progress(args, args.metric), cancel=stop,
+                          funding=funding or None, **search)
     if result.failed:
         first = result.trials.loc[result.trials["error"] != "", "error"].iloc[0]
         _warn(f"{result.failed} of {result.done} points failed; the first: {first}")
@@ -371,7 +369,7 @@ def _optimize(args: argparse.Namespace) -> int:
     best = result.best
     if args.json:
         _print_json({
-            "strategy": args.strategy, "symbol": data.symbol, "timeframe": data.timeframe,
+            "strategy": args.strategy, "symbol": data.label, "timeframe": data.timeframe,
             "data": data.origin, "metric": result.metric, "maximize": result.maximize,
             "method": result.method, "planned": result.planned, "skipped": result.skipped,
             "done": result.done, "failed": result.failed, "cancelled": result.cancelled,
@@ -398,15 +396,16 @@ def _optimize(args: argparse.Namespace) -> int:
 
 def _walkforward(args: argparse.Namespace) -> int:
     search = _search_args(args)
-    data = _load(args, None)
-    config = _config(args, (data.symbol,), data.timeframe, {})
+    data = _load_all(args, None)
+    funding = _funding(args)
+    config = _config(args, data.symbols, data.timeframe, {})
     _gap_warnings(data)
     with _ctrl_c() as stop:
         try:
             result = walk_forward(args.strategy, data, search.pop("space"), args.metric,
                                   train=args.train, test=args.test, anchored=args.anchored,
                                   config=config, progress=_progress(args, args.metric),
-                                  cancel=stop, **search)
+                                  cancel=stop, funding=funding or None, **search)
         except BacktestCancelled as exc:
             print(f"cancelled: {exc}", file=sys.stderr)
             return INTERRUPTED
@@ -419,7 +418,7 @@ def _walkforward(args: argparse.Namespace) -> int:
         _info(args, f"wrote the report to {args.report}")
     if args.json:
         _print_json({
-            "strategy": args.strategy, "symbol": data.symbol, "timeframe": data.timeframe,
+            "strategy": args.strategy, "symbol": data.label, "timeframe": data.timeframe,
             "data": data.origin, "metric": result.metric, "anchored": result.anchored,
             "train": args.train, "test": args.test, "cancelled": result.cancelled,
             "elapsed_s": round(result.elapsed_s, 3),
@@ -428,7 +427,7 @@ def _walkforward(args: argparse.Namespace) -> int:
         })
     else:
         kind = "anchored" if result.anchored else "rolling"
-        print(f"walk-forward of {args.strategy} on {data.symbol} {data.timeframe}: "
+        print(f"walk-forward of {args.strategy} on {data.label} {data.timeframe}: "
               f"{len(result.windows)} {kind} windows (train {args.train}, test {args.test}), "
               f"params by {result.metric}, {result.elapsed_s:.1f} s")
         with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -451,7 +450,7 @@ def _window_text(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _walkforward_page(result: WalkForwardResult, data: DataSet, table: pd.DataFrame) -> str:
+def _walkforward_page(result: WalkForwardResult, data: RunData, table: pd.DataFrame) -> str:
     shown = table.drop(columns=["note"]).copy()
     for col in ("train_start", "train_end", "test_start", "test_end"):
         shown[col] = shown[col].dt.strftime("%Y-%m-%d")
@@ -462,7 +461,7 @@ def _walkforward_page(result: WalkForwardResult, data: DataSet, table: pd.DataFr
     return render_html(
         title=f"Walk-forward: {result.strategy}", metrics=result.metrics.as_dict(),
         equity=result.equity, drawdown=result.drawdown, trades=result.trades,
-        subtitle=[f"{data.symbol} {data.timeframe}, {len(result.windows)} {kind} windows, "
+        subtitle=[f"{data.label} {data.timeframe}, {len(result.windows)} {kind} windows, "
                   f"parameters chosen by {result.metric} on each train window; the curve "
                   f"is the test windows one after another",
                   f"data: {data.origin}"],
@@ -479,7 +478,7 @@ def _run_options() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, nargs="+", metavar="FILE_OR_SYMBOL",
                    help="a .csv/.parquet file (SYMBOL=FILE names its instrument), a symbol in "
                         "the database, or a bundled sample symbol (AAPL, MSFT, IBM, GOOG, "
-                        "005930); backtest takes several")
+                        "005930); several for a strategy that trades several symbols")
     p.add_argument("--symbol", help="the instrument of a data file (default: the file name)")
     p.add_argument("--timeframe", help="bar length: 1m, 5m, 1h, 1d, ... (default: the data's)")
     p.add_argument("--tz", metavar="ZONE", help="zone of times without an offset (default UTC)")
@@ -494,6 +493,9 @@ def _run_options() -> argparse.ArgumentParser:
     p.add_argument("--slippage-bps", type=float, metavar="BPS", help="slippage per fill")
     p.add_argument("--db", metavar="URL",
                    help="database: a SQLAlchemy URL or a SQLite file (default: the terminal's)")
+    p.add_argument("--funding", nargs="+", action="append", metavar="PERP=FILE",
+                   help="a perpetual's funding rates: a CSV of time,rate (e.g. "
+                        "BTC/USDT:USDT=funding.csv); settled at those times")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or notes on stderr")
     return p
@@ -532,9 +534,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     run, space = _run_options(), _search_options()
     bt = sub.add_parser("backtest", parents=[run], help="backtest a strategy on stored or "
                         "bundled bars", description="Run one backtest and print its metrics.")
-    bt.add_argument("--funding", nargs="+", action="append", metavar="PERP=FILE",
-                    help="a perpetual's funding rates: a CSV of time,rate (e.g. "
-                         "BTC/USDT:USDT=funding.csv); settled at those times")
     bt.add_argument("--report", metavar="HTML", help="write a self-contained HTML report")
     bt.add_argument("--trades", metavar="CSV", help="write the round-trip trades as CSV")
     bt.add_argument("--save", action=argparse.BooleanOptionalAction, default=True,

@@ -207,13 +207,28 @@ def test_backtest_takes_several_symbols_each_traded_on_its_own(capsys):
     bars = [json.loads(run(capsys, "backtest", "--strategy", "sma_cross", "--data", s, *span,
                            "--no-save", "--json")[1])["bars"] for s in ("AAPL", "MSFT")]
     assert both["bars"] == sum(bars)
-    code, _, err = run(capsys, "optimize", "--strategy", "sma_cross", "--data", "AAPL", "MSFT",
-                       "--grid", "fast=5,10")
-    assert code == 2 and "optimize takes one --data, got 2 (AAPL MSFT)" in err
 
 
-def test_funding_arbitrage_from_the_command_line(tmp_path, capsys):
-    """A perpetual and its spot from files named SYMBOL=FILE, funding rates from a CSV."""
+def test_a_search_over_several_symbols_scores_each_point_as_that_backtest(capsys):
+    span = ("--from", "2003-01-01", "--to", "2006-12-31")
+    code, out, err = run(capsys, "optimize", "--strategy", "sma_cross", "--data", "AAPL", "MSFT",
+                         *span, "--param", "size=100", "slow=30", "--grid", "fast=5,10",
+                         "--workers", "1", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["symbol"] == "AAPL,MSFT" and doc["done"] == 2 and doc["failed"] == 0
+    for trial in doc["trials"]:
+        code, out, _ = run(capsys, "backtest", "--strategy", "sma_cross", "--data", "AAPL",
+                           "MSFT", *span, "--param", "size=100", "slow=30",
+                           f"fast={trial['fast']}", "--no-save", "--json")
+        alone = json.loads(out)["metrics"]
+        assert trial["trades"] == alone["trades"] > 0
+        assert trial["total_return_pct"] == pytest.approx(alone["total_return_pct"], rel=1e-12)
+
+
+def _carry_files(tmp_path):
+    """Three days of minute bars of a perpetual and its spot, and 8-hourly funding rates
+    (positive, falling); the --data and --funding arguments that name them."""
     idx = pd.date_range("2024-01-01", periods=3 * 24 * 60, freq="1min", tz="UTC", name="time")
     for name, seed in (("perp", 1), ("spot", 2)):
         px = (40_000 + np.cumsum(np.random.default_rng(seed).normal(0, 3, len(idx)))).round(1)
@@ -224,10 +239,16 @@ def test_funding_arbitrage_from_the_command_line(tmp_path, capsys):
     pd.DataFrame({"fundingTime": times.as_unit("ms").asi8,
                   "fundingRate": [0.0005, 0.0004, 0.0003, 0.0002, 0.00005, 0.0001]}
                  ).to_csv(tmp_path / "funding.csv", index=False)
-    args = ("backtest", "--strategy", "funding_arbitrage", "--data",
-            f"BTC/USDT:USDT={tmp_path / 'perp.csv'}", f"BTC/USDT={tmp_path / 'spot.csv'}",
-            "--cash", "1000000", "--no-save", "--json")
-    code, out, err = run(capsys, *args, "--funding", f"BTC/USDT:USDT={tmp_path / 'funding.csv'}")
+    return (("--data", f"BTC/USDT:USDT={tmp_path / 'perp.csv'}",
+             f"BTC/USDT={tmp_path / 'spot.csv'}", "--cash", "1000000"),
+            ("--funding", f"BTC/USDT:USDT={tmp_path / 'funding.csv'}"))
+
+
+def test_funding_arbitrage_from_the_command_line(tmp_path, capsys):
+    """A perpetual and its spot from files named SYMBOL=FILE, funding rates from a CSV."""
+    data, funding = _carry_files(tmp_path)
+    args = ("backtest", "--strategy", "funding_arbitrage", *data, "--no-save", "--json")
+    code, out, err = run(capsys, *args, *funding)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["metrics"]["trades"] == 2  # the carry's two legs, entered and unwound
@@ -237,6 +258,34 @@ def test_funding_arbitrage_from_the_command_line(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("time,rate\n2024-01-01 08:00,0.0001\n2024-01-01 16:00,x\n")
     code, _, err = run(capsys, *args, "--funding", f"BTC/USDT:USDT={tmp_path / 'bad.csv'}")
     assert code == 2 and f"funding file {tmp_path / 'bad.csv'}, line 3: rate 'x'" in err
+
+
+def test_funding_arbitrage_is_optimised_and_walked_forward_on_both_legs(tmp_path, capsys):
+    data, funding = _carry_files(tmp_path)
+    code, out, err = run(capsys, "optimize", "--strategy", "funding_arbitrage", *data, *funding,
+                         "--grid", "entry_rate=0.0003,0.001", "--workers", "2", "--json")
+    assert code == 0, err
+    trials = {t["entry_rate"]: t for t in json.loads(out)["trials"]}
+    # Entered at 0.0003 (day one pays 0.0005): as the backtest, two legs in and out.
+    assert trials[0.0003]["trades"] == 2 and trials[0.0003]["error"] == ""
+    assert trials[0.001]["trades"] == 0  # no rate reaches 0.1%
+    code, out, _ = run(capsys, "backtest", "--strategy", "funding_arbitrage", *data, *funding,
+                       "--param", "entry_rate=0.0003", "--no-save", "--json")
+    alone = json.loads(out)["metrics"]
+    assert trials[0.0003]["total_return_pct"] == pytest.approx(alone["total_return_pct"],
+                                                               rel=1e-12)
+    # Day by day: each test window's rate is chosen on the day before it.
+    code, out, err = run(capsys, "walkforward", "--strategy", "funding_arbitrage", *data,
+                         *funding, "--grid", "entry_rate=0.0002,0.001", "--train", "1440",
+                         "--test", "1440", "--metric", "trades", "--workers", "1", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    windows = doc["windows"]
+    assert [(w["train_bars"], w["test_bars"]) for w in windows] == [(1440, 1440)] * 2
+    # Day one and day two both pay 0.0002 or more: the most trades come from entering.
+    assert [w["entry_rate"] for w in windows] == [0.0002, 0.0002]
+    assert windows[0]["test_trades"] == 2  # day two: in at 0.0003, out after 0.00005
+    assert doc["metrics"]["trades"] == sum(w["test_trades"] for w in windows)
 
 
 def test_quiet_means_warnings_only_unless_a_log_level_is_given():

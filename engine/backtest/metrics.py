@@ -97,6 +97,11 @@ def daily_returns(equity: pd.Series) -> pd.Series:
     return pd.concat([before, closes]).pct_change().iloc[1:]
 
 
+def _loss(value: float) -> float:
+    """A fall reported as a positive number; a flat curve's is 0.0, not -0.0 ("-0.00%")."""
+    return float(0.0 - value)
+
+
 def compute_metrics(
     equity: pd.Series,
     trades: Sequence[RoundTrip],
@@ -124,7 +129,7 @@ def compute_metrics(
     dd_dev = float(np.sqrt((downside**2).sum() / len(daily))) if len(daily) else float("nan")
     sortino = float((daily.mean() - rf) / dd_dev * root) if dd_dev else float("nan")
     dd = drawdown_curve(equity)
-    max_dd = float(-dd.min())
+    max_dd = _loss(dd.min())
     calmar = annual / (max_dd / 100) if max_dd > 0 and annual == annual else float("nan")
     pnl = np.array([float(t.net_pnl) for t in trades], dtype=float)
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
@@ -132,9 +137,9 @@ def compute_metrics(
         exposure_pct = float("nan")
     else:
         exposure_pct = float(np.mean(np.asarray(exposure) != 0) * 100)
-    var95 = float(-np.quantile(daily, 0.05) * 100) if len(daily) >= 2 else float("nan")
+    var95 = _loss(np.quantile(daily, 0.05) * 100) if len(daily) >= 2 else float("nan")
     tail = daily[daily <= np.quantile(daily, 0.05)] if len(daily) >= 2 else daily
-    es95 = float(-tail.mean() * 100) if len(tail) else float("nan")
+    es95 = _loss(tail.mean() * 100) if len(tail) else float("nan")
     return Metrics(
         start=str(equity.index[0]),
         end=str(equity.index[-1]),

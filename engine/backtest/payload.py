@@ -123,10 +123,23 @@ def evaluate(payload: Payload, params: Mapping[str, Any], lo: int = 0, hi: int |
 
 def run_window(payload: Payload, params: Mapping[str, Any], lo: int, hi: int | None, *,
                cash: float | None = None, cancel: Any = None) -> Any:
-    """The full ``BacktestResult`` of ``params`` on timeline points ``lo:hi``."""
+    """The full ``BacktestResult`` of ``params`` on timeline points ``lo:hi``.
+
+    A symbol with no bars in the window (listed later, delisted earlier) sits it
+    out when the strategy trades each symbol on its own; a strategy that needs
+    them all together (a perpetual and its spot) cannot run there: ``UserError``.
+    """
     config = replace(payload.config, params=dict(params))
     if cash is not None:
         config = replace(config, cash=cash)
-    return run_backtest(config, payload.window(lo, hi), instruments=payload.instruments,
-                        cancel=cancel, warmup=payload.before(lo),
-                        funding=payload.funding or None)
+    frames = payload.window(lo, hi)
+    absent = [s for s, f in frames.items() if f.empty]
+    if absent:
+        if get_strategy(config.strategy).multi_symbol or len(absent) == len(frames):
+            span = payload.times[max(lo, 0):hi]
+            when = f"{span[0]} .. {span[-1]}" if len(span) else "this window"
+            raise UserError(f"no bars of {', '.join(absent)} in {when}")
+        frames = {s: f for s, f in frames.items() if not f.empty}
+        config = replace(config, symbols=tuple(s for s in config.symbols if s in frames))
+    return run_backtest(config, frames, instruments=payload.instruments, cancel=cancel,
+                        warmup=payload.before(lo), funding=payload.funding or None)

@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.backtest.data_source import DataSet
+from engine.backtest.payload import make_payload, run_window
+from engine.backtest.run_data import RunData
 from engine.backtest.runner import BacktestCancelled, BacktestConfig
 from engine.backtest.walkforward import make_windows, walk_forward
 from engine.errors import UserError
@@ -140,3 +143,27 @@ def test_one_process_pool_serves_every_window_with_the_same_choices():
 def test_cancelled_before_the_first_window_finishes_raises():
     with pytest.raises(BacktestCancelled, match="before the first window"):
         run(random_walk(), cancel=lambda: True)
+
+
+def test_a_basket_member_listed_later_sits_out_the_windows_before_it():
+    """Two symbols, the second trading only from bar 150: the early windows trade the
+    first alone (they used to fail: "no bars for ETH/USDT"), later ones trade both."""
+    early = random_walk(300, seed=11)
+    late = random_walk(300, seed=12).iloc[150:]
+    data = RunData.of([DataSet(SYMBOL, "1d", early, "test"),
+                       DataSet("ETH/USDT", "1d", late, "test")])
+    result = walk_forward("sma_cross", data, SPACE, "total_return_pct",
+                          config=BacktestConfig("sma_cross", data.symbols, timeframe="1d",
+                                                commission=0.0, params={}),
+                          fixed={"size": 1}, train=100, test=50, workers=1)
+    assert [w.note for w in result.windows] == [""] * 4
+    traded = [{t.symbol for t in w.test.trades} for w in result.windows]
+    assert traded[0] == {SYMBOL}  # bars 100-149: ETH has none yet
+    assert traded[-1] == {SYMBOL, "ETH/USDT"}
+    # A strategy that needs every leg at once says which one a window lacks.
+    carry = RunData.of([DataSet("BTC/USDT:USDT", "1d", early, "test"),
+                        DataSet("BTC/USDT", "1d", late, "test")])
+    payload = make_payload("funding_arbitrage", carry, None)
+    with pytest.raises(UserError, match=r"no bars of BTC/USDT in 2021-01-01 00:00:00\+00:00 "):
+        run_window(payload, {}, 0, 100)
+    assert run_window(payload, {}, 150, 200).bars == 100  # both legs: 50 bars each

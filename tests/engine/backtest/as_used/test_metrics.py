@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from engine.backtest.data_source import resolve_data
@@ -32,3 +34,12 @@ def test_losing_intraday_backtest_does_not_report_a_positive_sharpe(tmp_path):
     assert first_day < 0  # the precondition of this reproduction
     assert result.metrics.total_return_pct < 0
     assert result.metrics.sharpe < 0, result.metrics.sharpe
+
+
+def test_a_flat_curve_loses_nothing_rather_than_minus_nothing():
+    """A walk-forward window spent in cash printed "-0.00%" as its drawdown and VaR."""
+    idx = pd.date_range("2024-01-01 21:00", periods=5, freq="D", tz="UTC")
+    m = compute_metrics(pd.Series(1e6, index=idx), [])
+    for value in (m.max_drawdown_pct, m.var_95_pct, m.es_95_pct):
+        assert value == 0.0 and math.copysign(1.0, value) == 1.0
+        assert f"{value:.2f}" == "0.00"

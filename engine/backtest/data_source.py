@@ -56,6 +56,8 @@ class DataSet:
     # Bars before ``--from`` (at most HISTORY_BARS), for warming the strategy up as the
     # terminal does; empty when the range starts at the data's start.
     history: pd.DataFrame | None = None
+    # The trades ``frame`` was built from (a trade file): the run replays them.
+    ticks: pd.DataFrame | None = None
 
     @property
     def bars(self) -> int:
@@ -158,8 +160,12 @@ def _within(data: DataSet, span: TimeRange) -> DataSet:
     first = frame.index[0]
     earlier = None if data.history is None else data.history[data.history.index < first]
     history = warmup_history(earlier, data.frame[data.frame.index < first])
+    ticks = data.ticks
+    if ticks is not None:  # the trades of the chosen bars, from the first's open to the last's end
+        end = frame.index[-1] + pd.Timedelta(Timeframe.parse(data.timeframe).ns, "ns")
+        ticks = ticks[(ticks.index >= first) & (ticks.index < end)]
     return DataSet(data.symbol, data.timeframe, frame, data.origin, data.instrument,
-                   data.synthetic, history)
+                   data.synthetic, history, ticks)
 
 
 def warmup_history(*parts: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -174,9 +180,12 @@ def warmup_history(*parts: pd.DataFrame | None) -> pd.DataFrame | None:
 def _from_file(path: Path, symbol: str | None, tf: Timeframe | None,
                tz: str | None) -> DataSet:
     from engine.data.io import check_symbol, read_ohlcv
+    from engine.data.trades_io import is_trades_file
 
     if not path.is_file():
         raise UserError(f"--data {path}: no such file")
+    if is_trades_file(path):
+        return _from_trades_file(path, check_symbol(symbol or path.name.split(".")[0]), tf, tz)
     frame = read_ohlcv(path, tz=tz, timeframe=tf)
     tf = tf or infer_timeframe(frame)
     if tf is None:
@@ -184,6 +193,21 @@ def _from_file(path: Path, symbol: str | None, tf: Timeframe | None,
                         f"give --timeframe")
     name = check_symbol(symbol or path.name.split(".")[0])
     return DataSet(name, tf.name, frame, f"file {path}")
+
+
+def _from_trades_file(path: Path, symbol: str, tf: Timeframe | None, tz: str | None) -> DataSet:
+    """A file of trades: the bars they make (on ``tf``, default 1m) and the trades, which
+    the backtest replays (tick by tick matching, ``on_tick``)."""
+    from engine.backtest.runner import default_instrument
+    from engine.data.trades_io import bars_of_trades, read_trades
+
+    trades = read_trades(path, tz=tz)
+    if trades.empty:
+        raise UserError(f"{path}: the file holds no trades")
+    tf = tf or Timeframe.parse("1m")
+    frame = bars_of_trades(symbol, trades, tf.name, default_instrument(symbol).calendar)
+    return DataSet(symbol, tf.name, frame, f"trades file {path} ({len(trades):,} trades)",
+                   ticks=trades)
 
 
 def _open_db(db: Database | str | None) -> tuple[Database | None, bool]:

@@ -10,6 +10,7 @@ less the cost for margined contracts), so the figures are the same to the bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -37,6 +38,8 @@ class EquityTracker:
         self.ledger = engine.ledger
         self.broker = broker
         self.row = -1
+        # A tick-driven run has no per-bar loop to set ``row``: the row of the moment.
+        self.row_at: Callable[[], int] | None = None
         self.opening_cash = float(engine.ledger.cash(broker))
         self.symbols = {s: k for k, s in enumerate(symbols)}
         self.margin = [engine.instruments.get(s).asset_class is AssetClass.CRYPTO_PERP
@@ -63,7 +66,8 @@ class EquityTracker:
     def _note(self, pos: Position) -> None:
         k = self.symbols.get(pos.symbol)
         if k is not None:
-            self.changes.append((self.row, k, pos.quantity, pos.cost_basis,
+            row = self.row if self.row_at is None else self.row_at()
+            self.changes.append((row, k, pos.quantity, pos.cost_basis,
                                  self.ledger.cash(self.broker)))
 
     def _states(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -43,6 +43,7 @@ class Payload:
     instruments: Mapping[str, Instrument] = field(default_factory=dict)
     history: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # bars before ``frames``
     funding: Mapping[str, pd.Series] = field(default_factory=dict)  # perpetual -> its rates
+    ticks: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # trades, where given
     times: pd.DatetimeIndex = field(init=False)  # the timeline that ``lo:hi`` count
 
     def __post_init__(self) -> None:
@@ -57,14 +58,11 @@ class Payload:
 
     def window(self, lo: int = 0, hi: int | None = None) -> dict[str, pd.DataFrame]:
         """Every symbol's bars that open within timeline points ``lo:hi``."""
-        start, end = self._bounds(lo, hi)
-        out = {}
-        for symbol, frame in self.frames.items():
-            ts = frame.index.as_unit("ns").asi8
-            a = 0 if start is None else int(np.searchsorted(ts, start, "left"))
-            b = len(ts) if end is None else int(np.searchsorted(ts, end, "left"))
-            out[symbol] = frame.iloc[a:b]
-        return out
+        return _slice(self.frames, *self._bounds(lo, hi))
+
+    def window_ticks(self, lo: int = 0, hi: int | None = None) -> dict[str, pd.DataFrame]:
+        """The trades in timeline points ``lo:hi`` (of the symbols that have them)."""
+        return _slice(self.ticks, *self._bounds(lo, hi))
 
     def before(self, lo: int) -> dict[str, pd.DataFrame] | None:
         """Each symbol's bars before timeline point ``lo`` (its history first): a run on
@@ -86,6 +84,18 @@ class Payload:
         return self.times[lo:hi]
 
 
+def _slice(frames: Mapping[str, pd.DataFrame], start: int | None,
+           end: int | None) -> dict[str, pd.DataFrame]:
+    """Each frame's rows stamped in ``[start, end)`` (None: unbounded)."""
+    out = {}
+    for symbol, frame in frames.items():
+        ts = frame.index.as_unit("ns").asi8
+        a = 0 if start is None else int(np.searchsorted(ts, start, "left"))
+        b = len(ts) if end is None else int(np.searchsorted(ts, end, "left"))
+        out[symbol] = frame.iloc[a:b]
+    return out
+
+
 def make_payload(strategy_name: str, data: RunData | DataSet | pd.DataFrame,
                  config: BacktestConfig | None,
                  funding: Mapping[str, pd.Series] | None = None) -> Payload:
@@ -96,7 +106,8 @@ def make_payload(strategy_name: str, data: RunData | DataSet | pd.DataFrame,
     if isinstance(data, RunData):
         base = config or BacktestConfig(strategy_name, data.symbols, timeframe=data.timeframe)
         payload = Payload(replace(base, strategy=strategy_name, params={}), dict(data.frames),
-                          dict(data.instruments), dict(data.history), dict(funding or {}))
+                          dict(data.instruments), dict(data.history), dict(funding or {}),
+                          dict(data.ticks))
     elif config is None:
         raise ValueError("pass config= (symbols, timeframe) with a bare DataFrame, or a DataSet")
     else:
@@ -141,5 +152,7 @@ def run_window(payload: Payload, params: Mapping[str, Any], lo: int, hi: int | N
             raise UserError(f"no bars of {', '.join(absent)} in {when}")
         frames = {s: f for s, f in frames.items() if not f.empty}
         config = replace(config, symbols=tuple(s for s in config.symbols if s in frames))
+    ticks = {s: t for s, t in payload.window_ticks(lo, hi).items() if s in frames}
     return run_backtest(config, frames, instruments=payload.instruments, cancel=cancel,
-                        warmup=payload.before(lo), funding=payload.funding or None)
+                        warmup=payload.before(lo), funding=payload.funding or None,
+                        ticks=ticks or None)

@@ -9,7 +9,7 @@ CSV of ``time,rate`` (``read_funding``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +30,7 @@ class RunData:
     instruments: dict[str, Instrument]
     history: dict[str, pd.DataFrame]  # warm-up bars before the range, by symbol
     origin: str
+    ticks: dict[str, pd.DataFrame] = field(default_factory=dict)  # trades, where given
 
     @classmethod
     def of(cls, sets: list[DataSet]) -> RunData:
@@ -46,7 +47,8 @@ class RunData:
         return cls(tuple(symbols), sets[0].timeframe, {d.symbol: d.frame for d in sets},
                    {s: i for d in sets for s, i in d.instruments().items()},
                    {d.symbol: d.history for d in sets if d.history is not None},
-                   "; ".join(d.origin for d in sets))
+                   "; ".join(d.origin for d in sets),
+                   {d.symbol: d.ticks for d in sets if d.ticks is not None})
 
     @property
     def label(self) -> str:

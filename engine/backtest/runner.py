@@ -37,6 +37,7 @@ import pandas as pd
 from engine.backtest.equity import EquityTracker, fill_totals
 from engine.backtest.funding import FundingReplay, funding_events
 from engine.backtest.metrics import Metrics, compute_metrics, drawdown_curve
+from engine.backtest.tick_replay import replay_ticks, ticks_in_range
 from engine.backtest.trades import RoundTrip, round_trips
 from engine.clock import SimulatedClock
 from engine.errors import UserError
@@ -342,6 +343,7 @@ def run_backtest(
     cancel: Callable[[], bool] | None = None,
     warmup: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
     funding: Mapping[str, pd.Series] | None = None,
+    ticks: Mapping[str, pd.DataFrame] | None = None,
 ) -> BacktestResult:
     """Run ``config.strategy`` over ``data``; see the module docstring for the bar cycle.
 
@@ -351,6 +353,9 @@ def run_backtest(
     on the first bar, and it cannot trade on them.
     ``funding``: each perpetual's funding rates, indexed by settlement time (see
     ``engine.backtest.funding``).
+    ``ticks``: trades (price, size, optional side; indexed by time) of some or all
+    symbols: the run replays them and the venue matches those symbols on them (see
+    ``engine.backtest.tick_replay``); ``data`` holds the bars they make.
     """
     cls = get_strategy(config.strategy)
     params = cls.validate_params(config.params)
@@ -365,6 +370,7 @@ def run_backtest(
                  "perpetual's carry is missing from the results)" for s, i in insts.items()
                  if i.asset_class.is_derivative and s not in (funding or {})]
     ts, which, rows = _timeline(frames)
+    tick_frames = ticks_in_range(ticks, frames, timeframe.ns)
 
     clock = SimulatedClock(int(ts[0]))
     engine = TradingEngine.for_backtest(
@@ -377,7 +383,7 @@ def run_backtest(
     venue = create_broker(
         "paper", name=BROKER, bus=engine.bus, clock=clock,
         settings={"initial_cash": config.cash, "currency": currency,
-                  "slippage_bps": config.slippage_bps, "bus_market_data": False,
+                  "slippage_bps": config.slippage_bps, "bus_market_data": bool(tick_frames),
                   "bar_timeframe": timeframe.name},
         instruments=list(insts.values()),
     )
@@ -432,14 +438,26 @@ def run_backtest(
                           engine.bus, venue.settle_funding)  # type: ignore[attr-defined]
     funding_due = rates.next_ns
     started = time.perf_counter()
+
+    def between(done: int) -> None:
+        if cancel is not None and cancel():
+            runner.stop_all()
+            raise BacktestCancelled(f"cancelled after {done:,} of {n:,} bars")
+        if progress is not None:
+            progress(done / n)
+
     with _frozen_heap():
-        for lo in range(0, n, CHUNK):
+        if tick_frames:
+            replay_ticks(bus=engine.bus, clock=clock, frames=frames, ticks=tick_frames,
+                         instruments=insts, timeframe=timeframe, timeline_ns=ts, equity=equity,
+                         funding=rates, every=PROGRESS_EVERY, between=between)
+            closing.clear()  # nothing for the bar loop below: the replay closed every bar
+            n_loop = 0
+        else:
+            n_loop = n
+        for lo in range(0, n_loop, CHUNK):
             if lo % PROGRESS_EVERY == 0 and lo:
-                if cancel is not None and cancel():
-                    runner.stop_all()
-                    raise BacktestCancelled(f"cancelled after {lo:,} of {n:,} bars")
-                if progress is not None:
-                    progress(lo / n)
+                between(lo)
             hi = min(lo + CHUNK, n)
             chunk = zip(range(lo, hi), ts[lo:hi].tolist(), which[lo:hi].tolist(),
                         *(col[lo:hi].tolist() for col in columns), strict=True)

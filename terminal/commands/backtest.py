@@ -257,6 +257,7 @@ def _backtest(args: argparse.Namespace) -> int:
             "metrics": result.metrics.as_dict(), "warnings": result.warnings,
             "rejections": result.rejections, "venue_rejections": result.venue_rejections,
             "funding": str(sum(p.amount for p in result.funding)) if funding else None,
+            "ticks": sum(len(t) for t in data.ticks.values()) if data.ticks else None,
             "run_id": run_id,
             "elapsed_s": round(result.elapsed_s, 4),
         })
@@ -287,7 +288,7 @@ def _run(db: Database | None, config: BacktestConfig, data: RunData,
     try:
         return run_backtest(config, data.frames, instruments=data.instruments,
                             cancel=stop.is_set, warmup=data.history or None,
-                            funding=funding or None)
+                            funding=funding or None, ticks=data.ticks or None)
     except UserError:
         raise
     except BacktestCancelled as exc:

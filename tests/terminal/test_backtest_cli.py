@@ -307,3 +307,34 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err
+
+
+def test_a_trade_file_is_replayed_tick_by_tick(tmp_path, capsys):
+    """--data SYMBOL=trades.csv (time, price, qty, side): bars are built from the trades
+    and the run replays every trade; a search scores each point as that backtest."""
+    rng = np.random.default_rng(5)
+    n = 30_000
+    ms = pd.Timestamp("2024-03-01", tz="UTC").value // 1_000_000 + np.cumsum(
+        rng.integers(1, 400, n))
+    pd.DataFrame({"timestamp": ms, "price": (60_000 + np.cumsum(rng.normal(0, 3, n))).round(1),
+                  "qty": rng.uniform(0.001, 0.3, n).round(3),
+                  "side": rng.choice(["buy", "sell"], n)}).to_csv(tmp_path / "t.csv", index=False)
+    data = ("--data", f"BTC/USDT={tmp_path / 't.csv'}", "--param", "size=0.1", "slow=20")
+    code, out, err = run(capsys, "backtest", "--strategy", "sma_cross", *data, "fast=5",
+                         "--no-save", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    minutes = (ms[-1] - ms[0]) // 60_000
+    assert doc["ticks"] == n and minutes <= doc["bars"] <= minutes + 2
+    assert doc["data"].startswith("trades file") and doc["metrics"]["trades"] > 0
+    code, out, err = run(capsys, "optimize", "--strategy", "sma_cross", *data, "--grid",
+                         "fast=5,10", "--workers", "1", "--json")
+    assert code == 0, err
+    trial = next(t for t in json.loads(out)["trials"] if t["fast"] == 5)
+    assert trial["trades"] == doc["metrics"]["trades"]
+    assert trial["total_return_pct"] == pytest.approx(doc["metrics"]["total_return_pct"],
+                                                      rel=1e-12)
+    (tmp_path / "bad.csv").write_text("time,price,size\n2024-01-01T00:00:00Z,0,1\n")
+    code, _, err = run(capsys, "backtest", "--strategy", "sma_cross", "--data",
+                       f"BTC/USDT={tmp_path / 'bad.csv'}", "--no-save")
+    assert code == 2 and f"{tmp_path / 'bad.csv'}, line 2: price '0' is not a number" in err

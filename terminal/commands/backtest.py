@@ -11,8 +11,9 @@
     trading-terminal optimize --strategy funding_arbitrage --data BTC/USDT:USDT=perp.csv \
         BTC/USDT=spot.csv --funding BTC/USDT:USDT=funding.csv --grid entry_rate=0.0001:0.001
 
-``--data`` is a .csv/.parquet file, a symbol stored in the database, or a
-bundled sample symbol (AAPL, MSFT, IBM, GOOG daily; 005930 synthetic minutes).
+``--data`` is a .csv/.parquet file of bars or of trades (time, price, size: the run
+replays every trade), a symbol stored in the database, or a bundled sample symbol
+(AAPL, MSFT, IBM, GOOG daily; 005930 synthetic minutes).
 Mistakes (unknown strategy or parameter, a value outside its declared range,
 no bars in the range) print one line and exit with status 2. Ctrl-C stops a
 run: a backtest is recorded as cancelled, a search prints what it finished;
@@ -477,7 +478,8 @@ def _run_options() -> argparse.ArgumentParser:
     p.add_argument("--strategy", required=True, metavar="NAME",
                    help="a built-in strategy (see `trading-terminal strategies`) or module:Class")
     p.add_argument("--data", required=True, nargs="+", metavar="FILE_OR_SYMBOL",
-                   help="a .csv/.parquet file (SYMBOL=FILE names its instrument), a symbol in "
+                   help="a .csv/.parquet file of bars or of trades (replayed tick by tick; "
+                        "SYMBOL=FILE names its instrument), a symbol in "
                         "the database, or a bundled sample symbol (AAPL, MSFT, IBM, GOOG, "
                         "005930); several for a strategy that trades several symbols")
     p.add_argument("--symbol", help="the instrument of a data file (default: the file name)")

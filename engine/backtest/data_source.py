@@ -6,7 +6,9 @@
    path), read and validated by ``engine.data.io.read_ohlcv``; the symbol is
    ``symbol=`` or the file's stem, the timeframe ``timeframe=`` or the bars' spacing;
 2. the user's database (``engine.storage``): bars stored under that symbol, in
-   ``timeframe`` (or the only timeframe stored for it);
+   ``timeframe`` (or the only timeframe stored for it), and the stored trades of
+   those bars when there are any (``data import`` of a trade file), which the run
+   then replays as it replays a trade file;
 3. the bundled sample (``engine.data.sample``): real daily bars of AAPL, MSFT,
    IBM and GOOG (``1d``, the default), or synthetic one-minute bars rebuilt from
    them (``1m``, or coarser intraday timeframes resampled on the NYSE calendar,
@@ -32,7 +34,7 @@ import pandas as pd
 from engine.data.io import CSV_SUFFIXES, PARQUET_SUFFIXES, check_timezone, parse_timeframe
 from engine.errors import UserError
 from engine.models import Instrument, Timeframe
-from engine.storage import Database, bar_symbols, load_bars, load_instrument, to_ns
+from engine.storage import Database, bar_symbols, load_bars, load_instrument, load_trades, to_ns
 from engine.storage.database import resolve_url, sqlite_file
 from engine.strategy.base import MAX_WARMUP
 
@@ -56,7 +58,8 @@ class DataSet:
     # Bars before ``--from`` (at most HISTORY_BARS), for warming the strategy up as the
     # terminal does; empty when the range starts at the data's start.
     history: pd.DataFrame | None = None
-    # The trades ``frame`` was built from (a trade file): the run replays them.
+    # The trades ``frame`` was built from (a trade file, or stored with the bars): the run
+    # replays them.
     ticks: pd.DataFrame | None = None
 
     @property
@@ -240,8 +243,13 @@ def _from_database(symbol: str, tf: Timeframe | None, span: TimeRange,
             raise UserError(f"no {tf.name} bars of {symbol} in {database}; stored: "
                             f"{', '.join(names)}")
         frame = load_bars(database, symbol, tf, span.start_ns, span.end_ns)
+        ticks = None
         if frame.empty:  # name what is there rather than an empty range
             frame = load_bars(database, symbol, tf)
+        else:  # the trades of the chosen bars, when stored: the run replays them
+            trades = load_trades(database, symbol, frame.index[0],
+                                 frame.index[-1] + pd.Timedelta(tf.ns, "ns"))
+            ticks = trades if len(trades) else None
         history = None
         if span.start_ns is not None and not frame.empty:
             # Enough calendar time for HISTORY_BARS bars across nights, weekends, holidays.
@@ -252,7 +260,10 @@ def _from_database(symbol: str, tf: Timeframe | None, span: TimeRange,
             inst = load_instrument(database, symbol)
         except ValueError:  # stored for several venues: the runner's default
             inst = None
-        return DataSet(symbol, tf.name, frame, f"database {database}", inst, history=history)
+        origin = f"database {database}"
+        if ticks is not None:
+            origin += f" (bars and {len(ticks):,} trades)"
+        return DataSet(symbol, tf.name, frame, origin, inst, history=history, ticks=ticks)
     finally:
         if owned:
             database.close()

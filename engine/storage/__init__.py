@@ -3,7 +3,8 @@
 * ``Database``: the engine, WAL-mode SQLite pragmas, ``begin()`` for writes, ``migrate()``.
 * ``schema``: every table (Core ``Table`` objects on one ``MetaData``), documented
   for the code that writes them (the OMS journal, backtests).
-* Repositories: ``upsert_bars`` / ``load_bars`` / ``bar_symbols`` for OHLCV, and
+* Repositories: ``upsert_bars`` / ``load_bars`` / ``bar_symbols`` for OHLCV,
+  ``upsert_trades`` / ``load_trades`` / ``trade_symbols`` for trades (ticks), and
   ``save_instrument`` / ``load_instrument`` / ``load_instruments``.
 
 Example::
@@ -21,6 +22,14 @@ from engine.storage.instruments import (
     save_instrument,
     save_instruments,
 )
+from engine.storage.trades import (
+    TradeSeries,
+    TradesWritten,
+    load_trades,
+    trade_symbols,
+    upsert_trades,
+    write_trades,
+)
 from engine.storage.types import DecimalText, JSONText
 from engine.storage.upsert import upsert
 
@@ -30,14 +39,20 @@ __all__ = [
     "DatabaseError",
     "DecimalText",
     "JSONText",
+    "TradeSeries",
+    "TradesWritten",
     "bar_symbols",
     "load_bars",
     "load_instrument",
     "load_instruments",
+    "load_trades",
     "save_instrument",
     "save_instruments",
     "to_ns",
+    "trade_symbols",
     "upsert",
     "upsert_bars",
+    "upsert_trades",
     "write_bars",
+    "write_trades",
 ]

@@ -14,27 +14,21 @@ Example::
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, select
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import Connection, and_, func, select
 
 from engine.models import Timeframe
+from engine.storage.bulk import BATCH_ROWS, check_labels, fetch_array, upsert_many
 from engine.storage.database import Database
 from engine.storage.schema import bars
-from engine.storage.upsert import upsert
 
 PRICE_VOLUME = ("open", "high", "low", "close", "volume")
 OPTIONAL = ("trades", "vwap")
-# Rows per executemany call; every batch runs inside the caller's one transaction.
-BATCH_ROWS = 100_000
 
 TimeLike: TypeAlias = pd.Timestamp | datetime | str | int | np.datetime64
 
@@ -102,62 +96,13 @@ def _column_lists(df: pd.DataFrame) -> dict[str, list[Any]]:
 def write_bars(conn: Connection, symbol: str, timeframe: str | Timeframe, df: pd.DataFrame,
                source: str, *, batch_rows: int = BATCH_ROWS) -> int:
     """Upsert ``df`` inside the caller's transaction on ``conn``; returns rows written."""
-    for what, value in (("symbol", symbol), ("source", source)):
-        if not value or not value.isprintable() or value != value.strip():
-            raise ValueError(f"{what} {value!r} must be non-empty printable text without "
-                             f"surrounding spaces")
+    check_labels(symbol=symbol, source=source)
     tf = Timeframe.parse(timeframe).name
     per_row = {"ts_ns": frame_times_ns(df).tolist(), **_column_lists(df)}
-    if conn.dialect.name == "sqlite":
-        _write_sqlite(conn, {"symbol": symbol, "timeframe": tf, "source": source}, per_row,
-                      batch_rows)
-    else:
-        names = list(per_row)
-        rows = zip(*per_row.values(), strict=True)
-        stmt = upsert(bars, conn.dialect, ["symbol", "timeframe", "ts_ns"])
-        constant = {"symbol": symbol, "timeframe": tf, "source": source}
-        while batch := list(itertools.islice(rows, batch_rows)):
-            conn.execute(stmt, [{**constant, **dict(zip(names, row, strict=True))}
-                                for row in batch])
+    upsert_many(conn, bars, ["symbol", "timeframe", "ts_ns"],
+                {"symbol": symbol, "timeframe": tf, "source": source}, per_row,
+                batch_rows=batch_rows)
     return len(per_row["ts_ns"])
-
-
-def _write_sqlite(conn: Connection, constant: dict[str, str], per_row: dict[str, list[Any]],
-                  batch_rows: int) -> None:
-    # SQLAlchemy builds the statement; the driver's executemany runs it without
-    # SQLAlchemy's per-row overhead. The values shared by every row are rendered
-    # into the SQL (quoted by the dialect) instead of bound a million times:
-    # binding them costs more than the insert itself. Bars need no type
-    # conversion, so bypassing bind processing loses nothing.
-    quote = bars.c.symbol.type.literal_processor(conn.dialect)
-    assert quote is not None
-    values: dict[str, Any] = {k: literal_column(quote(v)) for k, v in constant.items()}
-    values.update({name: bindparam(name) for name in per_row})
-    stmt = upsert(bars, conn.dialect, ["symbol", "timeframe", "ts_ns"]).values(values)
-    # for_executemany: no RETURNING of the new key, which would double the cost.
-    compiled = stmt.compile(dialect=conn.dialect, for_executemany=True)
-    sql = str(compiled)
-    columns = [per_row[name] for name in compiled.positiontup or ()]
-    rows = zip(*columns, strict=True)
-    with _driver_cursor(conn, sql) as cursor:
-        while batch := list(itertools.islice(rows, batch_rows)):
-            cursor.executemany(sql, batch)
-
-
-@contextmanager
-def _driver_cursor(conn: Connection, sql: str) -> Iterator[Any]:
-    """A cursor of the driver's connection (inside ``conn``'s transaction) whose
-    errors are raised as SQLAlchemy's, like everywhere else."""
-    driver = conn.connection.driver_connection
-    assert driver is not None, "connection is closed"
-    cursor = driver.cursor()
-    dbapi_error = conn.dialect.loaded_dbapi.Error
-    try:
-        yield cursor
-    except dbapi_error as exc:
-        raise sa_exc.DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-    finally:
-        cursor.close()
 
 
 def upsert_bars(db: Database, symbol: str, timeframe: str | Timeframe, df: pd.DataFrame,
@@ -204,24 +149,7 @@ def load_bars(db: Database, symbol: str, timeframe: str | Timeframe,
              .where(_series(symbol, timeframe, to_ns(start), to_ns(end)))
              .order_by(bars.c.ts_ns))
     with db.connect() as conn:
-        return _frame(_fetch(conn, query))
-
-
-def _fetch(conn: Connection, query: Any, chunk: int = BATCH_ROWS) -> np.ndarray:
-    """The rows of ``query`` as one structured array (``_ROW``); NULL vwap -> NaN."""
-    if conn.dialect.name != "sqlite":
-        return np.array([tuple(r) for r in conn.execute(query)], dtype=_ROW)
-    # Plain tuples from the driver, converted chunk by chunk: SQLAlchemy Row
-    # objects and a column-wise transpose each cost ~1 s per million rows.
-    compiled = query.compile(dialect=conn.dialect)
-    params = compiled.construct_params()
-    args = [params[name] for name in compiled.positiontup or ()]
-    parts = []
-    with _driver_cursor(conn, str(compiled)) as cursor:
-        cursor.execute(str(compiled), args)
-        while rows := cursor.fetchmany(chunk):
-            parts.append(np.array(rows, dtype=_ROW))
-    return np.concatenate(parts) if parts else np.empty(0, dtype=_ROW)
+        return _frame(fetch_array(conn, query, _ROW))
 
 
 def _frame(rows: np.ndarray) -> pd.DataFrame:

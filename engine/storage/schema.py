@@ -9,7 +9,7 @@ test checks that both agree. Conventions for everyone writing to these tables:
   the exact decimal as text, never a float. They do not sort numerically in SQL.
 * Enums are stored as their string values (``Side.BUY`` -> ``'BUY'``).
 * JSON columns are ``JSONText``: compact, key-sorted JSON in a TEXT column.
-* Market data (bars) is float, like the in-memory records.
+* Market data (bars, trades) is float, like the in-memory records.
 
 Writers should use ``Database.begin()`` (one transaction, the write lock taken
 up front on SQLite) and commit before they tell anyone about the change.
@@ -110,6 +110,28 @@ bars = Table(
     PrimaryKeyConstraint("symbol", "timeframe", "ts_ns"),
     CheckConstraint("high >= low", name="high_ge_low"),
     CheckConstraint("volume >= 0", name="volume_nonnegative"),
+    sqlite_with_rowid=False,
+)
+
+# One row per trade (tick) of a symbol, as a trade file or a feed reports them.
+# Several trades can share a time: ``seq`` is a trade's position among those of
+# its symbol at the same ts_ns (from 0), so an import of the same file again
+# replaces rather than duplicates, and the order of equal times survives.
+trades = Table(
+    "trades",
+    metadata,
+    Column("symbol", Text, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("size", Float, nullable=False),
+    # The aggressor: 'BUY', 'SELL', '' (unknown). Checked by the writer, not here: a
+    # CHECK (side IN ...) doubles the time of a million-row import on SQLite.
+    Column("side", Text, nullable=False),
+    Column("source", Text, nullable=False),  # 'import', 'broker', ...
+    PrimaryKeyConstraint("symbol", "ts_ns", "seq"),
+    CheckConstraint("price > 0", name="price_positive"),
+    CheckConstraint("size >= 0", name="size_nonnegative"),
     sqlite_with_rowid=False,
 )
 

@@ -338,3 +338,42 @@ def test_a_trade_file_is_replayed_tick_by_tick(tmp_path, capsys):
     code, _, err = run(capsys, "backtest", "--strategy", "sma_cross", "--data",
                        f"BTC/USDT={tmp_path / 'bad.csv'}", "--no-save")
     assert code == 2 and f"{tmp_path / 'bad.csv'}, line 2: price '0' is not a number" in err
+
+
+def test_stored_trades_are_replayed_as_the_trade_file_they_came_from(tmp_path, capsys):
+    """`data import trades.csv` stores the trades and their minutes; a backtest of the
+    symbol from the database then replays the stored trades, with the same results as
+    the file itself (and so does a search)."""
+    rng = np.random.default_rng(8)
+    n = 20_000
+    ms = pd.Timestamp("2024-03-01", tz="UTC").value // 1_000_000 + np.cumsum(
+        rng.integers(0, 400, n))  # 0: several trades in one millisecond, in file order
+    pd.DataFrame({"timestamp": ms, "price": (60_000 + np.cumsum(rng.normal(0, 3, n))).round(1),
+                  "qty": rng.uniform(0.001, 0.3, n).round(3),
+                  "side": rng.choice(["buy", "sell"], n)}).to_csv(tmp_path / "t.csv", index=False)
+    db = str(tmp_path / "db.sqlite3")
+    code, out, err = run(capsys, "data", "import", str(tmp_path / "t.csv"), "--symbol",
+                         "BTC/USDT", "--db", db)
+    assert code == 0 and f"imported {n:,} trades of BTC/USDT" in out, err
+
+    argv = ("backtest", "--strategy", "sma_cross", "--json", "--no-save", "--param",
+            "size=0.1", "fast=5", "slow=20")
+    code, out, err = run(capsys, *argv, "--data", "BTC/USDT", "--db", db)
+    assert code == 0, err
+    stored = json.loads(out)
+    code, out, err = run(capsys, *argv, "--data", f"BTC/USDT={tmp_path / 't.csv'}")
+    assert code == 0, err
+    from_file = json.loads(out)
+    assert stored["ticks"] == from_file["ticks"] == n
+    assert stored["data"] == f"database {db} (bars and {n:,} trades)"
+    assert stored["bars"] == from_file["bars"] and stored["metrics"]["trades"] > 0
+    assert stored["metrics"] == from_file["metrics"]
+
+    code, out, err = run(capsys, "optimize", "--strategy", "sma_cross", "--data", "BTC/USDT",
+                         "--db", db, "--param", "size=0.1", "slow=20", "--grid", "fast=5,10",
+                         "--workers", "1", "--json")
+    assert code == 0, err
+    trial = next(t for t in json.loads(out)["trials"] if t["fast"] == 5)
+    assert trial["trades"] == stored["metrics"]["trades"]
+    assert trial["total_return_pct"] == pytest.approx(stored["metrics"]["total_return_pct"],
+                                                      rel=1e-12)

@@ -9,7 +9,7 @@ from engine.backtest.data_source import HISTORY_BARS, infer_timeframe, parse_ran
 from engine.data.sample import load_daily
 from engine.errors import UserError
 from engine.models import krx_stock
-from engine.storage import Database, save_instrument, upsert_bars
+from engine.storage import Database, save_instrument, upsert_bars, upsert_trades
 
 
 def minute_frame(n=30, start="2024-01-02 00:00"):
@@ -110,3 +110,22 @@ def test_bundled_minutes_come_with_warm_up_bars_and_the_same_range(tmp_path):
     assert data.frame.equals(alone[alone.index < "2013-02-09"])
     assert data.history is not None and len(data.history) == HISTORY_BARS
     assert data.history.index[-1] < data.frame.index[0]
+
+
+def test_stored_trades_of_the_chosen_bars_come_along_to_be_replayed(tmp_path):
+    """Trades from the first bar's open up to (not including) the end of the last bar."""
+    db = Database(tmp_path / "db.sqlite3")
+    upsert_bars(db, "BTC/USDT", "1m", minute_frame(30))
+    times = pd.date_range("2024-01-02 00:00:30", periods=40, freq="30s", tz="UTC", name="time")
+    upsert_trades(db, "BTC/USDT", pd.DataFrame({"price": 100.0, "size": 1.0, "side": "BUY"},
+                                               index=times.as_unit("ns")))
+    data = resolve_data("BTC/USDT", db=db, start="2024-01-02 00:05", end="2024-01-02 00:14")
+    # Bars 00:05 .. 00:14 open: trades at 00:05:00 .. 00:14:30, twenty of them.
+    assert data.ticks is not None and len(data.ticks) == 20
+    assert data.ticks.index[0] == pd.Timestamp("2024-01-02 00:05", tz="UTC")
+    assert data.ticks.index[-1] == pd.Timestamp("2024-01-02 00:14:30", tz="UTC")
+    assert data.origin == f"database {db} (bars and 20 trades)"
+    # Bars after the last trade: no trades to replay, a bar-only run as before.
+    late = resolve_data("BTC/USDT", db=db, start="2024-01-02 00:25")
+    assert late.ticks is None and late.origin == f"database {db}"
+    db.close()

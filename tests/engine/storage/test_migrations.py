@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -11,13 +12,23 @@ from sqlalchemy import inspect, select, text
 
 from engine.execution.sql_journal import SqlJournal
 from engine.models import krx_stock
-from engine.storage import Database, DatabaseError, load_bars, save_instrument, schema, upsert_bars
+from engine.storage import (
+    Database,
+    DatabaseError,
+    load_bars,
+    load_trades,
+    save_instrument,
+    schema,
+    trade_symbols,
+    upsert_bars,
+    upsert_trades,
+)
 from engine.storage.migrate import MIGRATIONS_DIR, head_revision
 from tests.engine.storage.conftest import ohlcv
 
 
 def test_a_new_database_is_at_the_newest_revision(db):
-    assert db.revision() == head_revision() == "0003"
+    assert db.revision() == head_revision() == "0004"
 
 
 def _same_default(context, inspected_column, metadata_column, inspected_default,
@@ -43,8 +54,8 @@ def test_opening_again_changes_nothing(tmp_path):
 
 def test_the_migration_scripts_sit_inside_the_package():
     versions = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))
-    assert versions[:3] == ["0001_initial.py", "0002_journal_lookups_and_run_errors.py",
-                            "0003_fill_fee_in_kind.py"]
+    assert versions[:4] == ["0001_initial.py", "0002_journal_lookups_and_run_errors.py",
+                            "0003_fill_fee_in_kind.py", "0004_trades.py"]
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
 
@@ -88,11 +99,15 @@ def _populate_at_0001(db: Database) -> None:
             "fees": Decimal("212")})
 
 
-def _snapshot(db: Database) -> dict[str, list[tuple]]:
-    """Every row of every table at revision 0001, in key order (new columns left out)."""
-    later = {"error", "fee_in_kind"}  # added by 0002 and 0003
+LATER_TABLES = {"trades"}  # created by 0004
+
+
+def _snapshot(db: Database, later: frozenset[str] = frozenset({"error", "fee_in_kind"})
+              ) -> dict[str, list[tuple]]:
+    """Every row of every table at revision 0001 (0003 with ``later`` empty), in key
+    order (newer columns left out)."""
     old_columns = {t: [c for c in schema.metadata.tables[t].c if c.name not in later]
-                   for t in schema.metadata.tables}
+                   for t in schema.metadata.tables if t not in LATER_TABLES}
     with db.connect() as conn:
         return {name: [tuple(r) for r in conn.execute(
                     select(*cols).order_by(*schema.metadata.tables[name].primary_key.columns))]
@@ -112,7 +127,7 @@ def test_upgrading_a_populated_first_revision_database_loses_nothing(tmp_path):
     assert all(before.values()), "every table has rows"
 
     with Database(path) as db:  # opening upgrades to head
-        assert db.revision() == "0003"
+        assert db.revision() == head_revision()
         assert _snapshot(db) == before
         assert load_bars(db, "005930", "1m").equals(bars_before)
         # Revision 0002's additions are there and usable on the old rows.
@@ -125,6 +140,50 @@ def test_upgrading_a_populated_first_revision_database_loses_nothing(tmp_path):
         # Revision 0003's: fills from before paid their fees in cash, and read back so.
         [old_fill] = SqlJournal(db).load_fills()
         assert old_fill.fee_in_kind == 0 and old_fill.commission == Decimal("106")
+
+
+def test_upgrading_a_populated_0003_database_to_stored_trades_loses_nothing(tmp_path):
+    path = tmp_path / "0003.sqlite3"
+    old = Database(path, migrate=False)
+    old.migrate("0003")
+    assert "trades" not in inspect(old.engine).get_table_names()
+    _populate_at_0001(old)
+    with old.begin() as conn:  # 0002's and 0003's columns, set to something not default
+        conn.execute(schema.backtest_runs.update().values(error="strategy raised KeyError"))
+        conn.execute(schema.fills.update().values(fee_in_kind=Decimal("0.001")))
+    before = _snapshot(old, later=frozenset())
+    old.close()
+
+    with Database(path) as db:
+        assert db.revision() == "0004"
+        assert _snapshot(db, later=frozenset()) == before
+        # The new table is there, empty, and takes trades.
+        assert trade_symbols(db) == []
+        frame = pd.DataFrame({"price": [71_000.0, 71_100.0], "size": [3.0, 1.0],
+                              "side": ["BUY", ""]},
+                             index=pd.DatetimeIndex(["2024-01-02 00:00:01"] * 2, tz="UTC",
+                                                    name="time").as_unit("ns"))
+        assert upsert_trades(db, "005930", frame) == 2
+        assert load_trades(db, "005930").equals(frame)
+
+
+def test_0004_downgrades_to_0003_by_dropping_the_trades_table(tmp_path):
+    from alembic import command
+
+    from engine.storage.migrate import alembic_config
+
+    with Database(tmp_path / "down.sqlite3") as db:
+        _populate_at_0001(db)
+        before = _snapshot(db, later=frozenset())
+        cfg = alembic_config()
+        with db.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        assert db.revision() == "0003"
+        assert "trades" not in inspect(db.engine).get_table_names()
+        assert _snapshot(db, later=frozenset()) == before
+        db.migrate()
+        assert db.revision() == "0004" and trade_symbols(db) == []
 
 
 def test_a_database_from_a_newer_version_is_refused_with_a_clear_message(tmp_path):

@@ -19,11 +19,15 @@ from engine.storage import (
     bar_symbols,
     load_bars,
     load_instrument,
+    load_trades,
     save_instrument,
     schema,
+    trade_symbols,
     upsert_bars,
+    write_trades,
 )
 from tests.engine.storage.conftest import ohlcv
+from tests.engine.storage.test_trades import trades_frame
 
 PG_URL = os.environ.get("TRADING_TERMINAL_TEST_PG_URL")
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TRADING_TERMINAL_TEST_PG_URL not set")
@@ -61,3 +65,16 @@ def test_postgres_instruments_round_trip(pg):
     save_instrument(pg, inst)
     save_instrument(pg, inst)
     assert load_instrument(pg, "005930", "KRX") == inst
+
+
+def test_postgres_trades_round_trip_and_replace(pg):
+    times = ["2024-03-01 00:00:00"] * 3 + ["2024-03-01 00:00:01", "2024-03-01 00:00:02"]
+    frame = trades_frame(times, price=[10.0, 12.0, 11.0, 13.5, 9.0])
+    with pg.begin() as conn:
+        assert write_trades(conn, "BTC/USDT", frame, "import").new == 5
+    pd.testing.assert_frame_equal(load_trades(pg, "BTC/USDT"), frame)
+    fixed = trades_frame(times[1:], price=[2.5, 3.5, 4.5, 5.5])  # one print fewer at 00:00
+    with pg.begin() as conn:
+        assert write_trades(conn, "BTC/USDT", fixed, "import").replaced == 4
+    pd.testing.assert_frame_equal(load_trades(pg, "BTC/USDT"), fixed)
+    assert trade_symbols(pg)[0].count == 4

@@ -8,7 +8,8 @@ order for the difference (``order_target``, ``order_target_size``), in
 backtesting.py a close and a new order; the trades are the same either way. Cash is ample so no
 engine ever refuses an order. Our figure includes the full event path: bus,
 strategy runner, pre-trade risk, OMS, ledger, journal (in memory) and the
-paper venue. Also prints bars/s of seed 004's hybrid strategy on the same bars.
+paper venue. Also prints bars/s of seed 004's hybrid strategy on the same bars, and
+trades/s of a run that replays a stream of trades tick by tick (no peer figure).
 
     pip install -e ".[bench]"
     python bench/bench_backtest.py [--bars 1000000] [--backtrader-bars N] [--repeat N]
@@ -136,11 +137,34 @@ def backtrader_(df: pd.DataFrame) -> tuple[float, int, float]:
     return len(df) / (time.perf_counter() - start), strategy.trades, cerebro.broker.getvalue()
 
 
+def ticks_run(n: int) -> tuple[float, float, int]:
+    """(trades/s building the bars, trades/s replaying them, bars): the same crossover on
+    bars made from ``n`` synthetic trades, the run replaying every trade."""
+    from engine.backtest.runner import BacktestConfig, run_backtest
+    from engine.data.trades_io import bars_of_trades
+
+    rng = np.random.default_rng(7)
+    ts = pd.Timestamp("2024-01-01", tz="UTC").value + np.cumsum(rng.integers(1, 400, n)) * 10**6
+    trades = pd.DataFrame({"price": (40_000 + np.cumsum(rng.normal(0, 2, n))).round(1),
+                           "size": rng.uniform(0.001, 0.5, n).round(3), "side": ""},
+                          index=pd.DatetimeIndex(ts.astype("M8[ns]"), tz="UTC", name="time"))
+    start = time.perf_counter()
+    frame = bars_of_trades("BTC/USDT", trades, "1m", "24/7")
+    built = time.perf_counter()
+    run_backtest(BacktestConfig("sma_cross", ("BTC/USDT",), {"fast": FAST, "slow": SLOW,
+                                "size": 0.1, "reverse": True}, cash=CASH,
+                                commission=COMMISSION), frame, ticks={"BTC/USDT": trades})
+    done = time.perf_counter()
+    return n / (built - start), n / (done - built), len(frame)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--backtrader-bars", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--ticks", type=int, default=500_000,
+                        help="trades for the tick-replay figure (0: skip it)")
     args = parser.parse_args()
     df = bars(args.bars)
     bt_bars = args.backtrader_bars or args.bars
@@ -164,6 +188,10 @@ def main() -> None:
     rate, trades, _ = max((ours(df, "hybrid") for _ in range(max(1, args.repeat))),
                           key=lambda r: r[0])
     print(f"hybrid strategy (seed 004) on the same bars: {rate:,.0f} bars/s, {trades:,} trades")
+    if args.ticks:
+        build, replay, n_bars = ticks_run(args.ticks)
+        print(f"tick replay: {args.ticks:,} trades -> {n_bars:,} 1m bars at {build:,.0f} "
+              f"trades/s, then the crossover replaying every trade at {replay:,.0f} trades/s")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,27 @@
-"""What to backtest: strategy, symbol, timeframe, dates, cash, commission, parameters.
+"""What to backtest: strategy, symbols, timeframe, dates, cash, commission, parameters.
 
 ``RunInputs`` is shared by the panel's backtest and optimisation tabs. Its
 ``request()`` snapshots the form into a frozen ``RunRequest`` on the GUI
 thread; ``load_data(request, loader)`` runs in the worker thread and returns
-the bars of the chosen range (a ``UserError`` naming symbol, range and what
-exists if there are none).
+every chosen symbol's bars of the range as one ``RunData`` (a ``UserError``
+naming the symbol, the range and what exists if one has none).
+
+Symbols: the Symbol box is the primary one (its currency is the account's);
+"Also trade" adds others quoted in that currency, as ``backtest --data AAPL
+MSFT`` does: one account, each symbol traded by its own strategy instance
+unless the strategy is ``multi_symbol``. A strategy that cannot trade the set
+(``check_symbols``) is refused by ``request()``, before any thread starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from PySide6.QtCore import QDate, Signal
+from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,6 +30,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QMenu,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -30,7 +39,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.backtest.data_source import DataSet, parse_range, warmup_history
-from engine.backtest.runner import BacktestConfig
+from engine.backtest.run_data import RunData
+from engine.backtest.runner import BacktestConfig, default_instrument
 from engine.errors import UserError
 from engine.models import Instrument
 from engine.strategy.registry import get_strategy, strategy_names
@@ -52,28 +62,37 @@ class RunRequest:
     """One backtest's settings, taken from the form on the GUI thread."""
 
     strategy: str
-    symbol: str
+    symbols: tuple[str, ...]  # the primary symbol first
     timeframe: str
     start: str  # YYYY-MM-DD, UTC, inclusive
     end: str  # YYYY-MM-DD, UTC, the whole day included
     cash: float
     commission: float | None  # fraction per side; None = the instrument's schedule
     params: Mapping[str, Any] = field(default_factory=dict)
-    instrument: Instrument | None = None
-    origin: str = ""
-
-    def config(self, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
-               ) -> BacktestConfig:
-        """The engine's config for ``frame`` (already cut to the range)."""
-        return BacktestConfig(
-            strategy=self.strategy, symbols=(self.symbol,),
-            params=dict(self.params if params is None else params), timeframe=self.timeframe,
-            start=_naive_utc(frame.index[0]), end=_naive_utc(frame.index[-1]), cash=self.cash,
-            commission=self.commission)
+    # The terminal's instruments of the symbols it knows (others: the runner's default).
+    instruments: Mapping[str, Instrument] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict)  # by symbol, for the stored run
 
     @property
-    def instruments(self) -> dict[str, Instrument]:
-        return {self.symbol: self.instrument} if self.instrument is not None else {}
+    def symbol(self) -> str:
+        """The primary symbol (the one in the Symbol box)."""
+        return self.symbols[0]
+
+    @property
+    def label(self) -> str:
+        return ",".join(self.symbols)
+
+    def config(self, data: RunData, params: Mapping[str, Any] | None = None
+               ) -> BacktestConfig:
+        """The engine's config for ``data`` (already cut to the range): every symbol, from
+        the earliest first bar to the latest last bar."""
+        frames = [data.frames[s] for s in self.symbols]
+        return BacktestConfig(
+            strategy=self.strategy, symbols=self.symbols,
+            params=dict(self.params if params is None else params), timeframe=self.timeframe,
+            start=_naive_utc(min(f.index[0] for f in frames)),
+            end=_naive_utc(max(f.index[-1] for f in frames)), cash=self.cash,
+            commission=self.commission)
 
 
 def _naive_utc(ts: pd.Timestamp) -> str:
@@ -83,19 +102,51 @@ def _naive_utc(ts: pd.Timestamp) -> str:
     return stamp.tz_localize(None).isoformat()
 
 
-def load_data(request: RunRequest, loader: Loader) -> DataSet:
-    """The bars of ``request``'s symbol, timeframe and dates (worker thread)."""
+def load_data(request: RunRequest, loader: Loader) -> RunData:
+    """Every symbol's bars of ``request``'s timeframe and dates, with the warm-up history
+    before them (worker thread)."""
     span = parse_range(request.start, request.end)
-    frame = loader(request.symbol, request.timeframe)
-    chosen = span.select(frame) if len(frame) else frame
-    if chosen.empty:
-        have = (f"{frame.index[0]:%Y-%m-%d %H:%M} .. {frame.index[-1]:%Y-%m-%d %H:%M} UTC"
-                if len(frame) else "no bars at all")
-        raise UserError(f"no {request.timeframe} bars of {request.symbol} {span.text} "
-                        f"(UTC); the terminal has {have}")
-    return DataSet(request.symbol, request.timeframe, chosen, request.origin,
-                   request.instrument,
-                   history=warmup_history(frame[frame.index < chosen.index[0]]))
+    sets = []
+    for symbol in request.symbols:
+        frame = loader(symbol, request.timeframe)
+        chosen = span.select(frame) if len(frame) else frame
+        if chosen.empty:
+            have = (f"{frame.index[0]:%Y-%m-%d %H:%M} .. {frame.index[-1]:%Y-%m-%d %H:%M} UTC"
+                    if len(frame) else "no bars at all")
+            raise UserError(f"no {request.timeframe} bars of {symbol} {span.text} "
+                            f"(UTC); the terminal has {have}")
+        sets.append(DataSet(symbol, request.timeframe, chosen,
+                            request.origins.get(symbol, f"terminal bars of {symbol}"),
+                            request.instruments.get(symbol),
+                            history=warmup_history(frame[frame.index < chosen.index[0]])))
+    return RunData.of(sets)
+
+
+def timeline_points(data: RunData) -> int:
+    """How many distinct bar times the run has: what walk-forward windows count."""
+    times = pd.DatetimeIndex([])
+    for frame in data.frames.values():
+        times = times.union(frame.index) if len(times) else pd.DatetimeIndex(frame.index)
+    return len(times)
+
+
+def quote_currency(ctx: AppContext, symbol: str) -> str:
+    """The currency ``symbol`` is quoted in: the terminal's instrument, else the runner's
+    default for its shape (what a backtest of it would use)."""
+    inst = ctx.engine.instruments.find(symbol) or default_instrument(symbol)
+    return inst.currency
+
+
+class StayOpenMenu(QMenu):
+    """A menu whose checkable actions toggle without closing it: several symbols are
+    ticked in one visit."""
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        action = self.activeAction()
+        if action is not None and action.isEnabled() and action.isCheckable():
+            action.trigger()
+            return
+        super().mouseReleaseEvent(event)
 
 
 def _qdate(ts: pd.Timestamp) -> QDate:
@@ -115,14 +166,24 @@ class RunInputs(QGroupBox):
         if DEFAULT_STRATEGY in strategy_names():
             self.strategy.setCurrentText(DEFAULT_STRATEGY)
         self.symbol = QComboBox()
-        self.symbol.addItems(ctx.symbols or ctx.engine.instruments.symbols())
+        self.symbol.addItems(self.all_symbols())
+        # Further symbols in the primary's currency: a button with a menu of tick boxes
+        # (a list would take rows the narrow form does not have).
+        self.also = QToolButton()
+        self.also.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.also.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.also_menu = StayOpenMenu(self.also)
+        self.also.setMenu(self.also_menu)
+        self.also_actions: dict[str, QAction] = {}
+        self.currency = ""  # the primary symbol's, so the account's
         self.timeframe = QComboBox()
         self.timeframe.addItems(TIMEFRAMES)
         self.start = self._date_edit()
         self.end = self._date_edit()
         self.full_range = QToolButton()
         self.full_range.setText("All")
-        self.full_range.setToolTip("Reset the dates to all the bars the terminal has")
+        self.full_range.setToolTip("Reset the dates to all the bars the terminal has of "
+                                   "the chosen symbols")
         self.full_range.clicked.connect(self.reset_range)
         self.cash = QDoubleSpinBox()
         self.cash.setRange(1.0, 1e15)
@@ -145,6 +206,7 @@ class RunInputs(QGroupBox):
         form = QFormLayout()
         form.addRow("Strategy", self.strategy)
         form.addRow("Symbol", self.symbol)
+        form.addRow("Also trade", self.also)
         form.addRow("Timeframe", self.timeframe)
         form.addRow("From (UTC)", self.start)
         form.addRow("To (UTC)", to_row)
@@ -179,18 +241,74 @@ class RunInputs(QGroupBox):
         self.strategy_changed.emit(name)
 
     def _symbol_changed(self, symbol: str) -> None:
-        inst = self.ctx.engine.instruments.find(symbol)
-        currency = inst.currency if inst is not None else ""
+        currency = self.currency = quote_currency(self.ctx, symbol) if symbol else ""
         self.cash.setValue(DEFAULT_CASH.get(currency, 100_000.0))
         self.cash.setPrefix(f"{currency} " if currency else "")
+        self._offer_others(symbol, currency)
         self.reset_range()
 
+    def _offer_others(self, primary: str, currency: str) -> None:
+        """The "Also trade" menu: the other symbols quoted in ``currency`` (one account holds
+        one currency); those ticked before stay ticked."""
+        kept = set(self.extra_symbols())
+        self.also_menu.clear()
+        self.also_actions = {}
+        for symbol in self.all_symbols():
+            if symbol == primary or not primary or quote_currency(self.ctx, symbol) != currency:
+                continue
+            action = self.also_menu.addAction(symbol)
+            action.setCheckable(True)
+            action.setChecked(symbol in kept)
+            action.toggled.connect(self._show_extra)
+            self.also_actions[symbol] = action
+        self.also.setEnabled(bool(self.also_actions))
+        self._show_extra()
+
+    def _show_extra(self, *_: Any) -> None:
+        extra = self.extra_symbols()
+        if not self.also_actions:
+            text = f"none other in {self.currency}" if self.currency else "none"
+        elif not extra:
+            text = "none"
+        elif len(extra) <= 2:
+            text = ", ".join(extra)
+        else:
+            text = f"{', '.join(extra[:2])} +{len(extra) - 2}"
+        self.also.setText(text)
+        self.also.setToolTip(
+            "Backtest these symbols too, in one account (only symbols quoted in the primary "
+            "symbol's currency)" + (f": {', '.join(extra)}" if extra else ""))
+
+    def all_symbols(self) -> list[str]:
+        return list(self.ctx.symbols or self.ctx.engine.instruments.symbols())
+
+    def extra_symbols(self) -> list[str]:
+        """The ticked "Also trade" symbols, in the terminal's order."""
+        return [s for s, a in self.also_actions.items() if a.isChecked()]
+
+    def symbols(self) -> tuple[str, ...]:
+        """The primary symbol, then the others ticked (empty: no symbol at all)."""
+        primary = self.symbol.currentText()
+        return (primary, *self.extra_symbols()) if primary else ()
+
+    def choose_symbols(self, symbols: Sequence[str]) -> None:
+        """Make ``symbols[0]`` the primary and tick the rest (those offered)."""
+        if symbols:
+            self.symbol.setCurrentText(symbols[0])
+        for symbol, action in self.also_actions.items():
+            action.setChecked(symbol in symbols[1:])
+
     def reset_range(self) -> None:
-        """From/to: the first and last day of the bars the terminal has for the symbol."""
-        symbol = self.symbol.currentText()
-        frame = self.ctx.load_bars(symbol, "1m") if symbol else pd.DataFrame()
-        if len(frame):
-            first, last = frame.index[0], frame.index[-1]
+        """From/to: the first and last day of the bars the terminal has for the chosen
+        symbols (the earliest first bar to the latest last bar)."""
+        firsts, lasts = [], []
+        for symbol in self.symbols():
+            frame = self.ctx.load_bars(symbol, "1m")
+            if len(frame):
+                firsts.append(frame.index[0])
+                lasts.append(frame.index[-1])
+        if firsts:
+            first, last = min(firsts), max(lasts)
         else:
             first = last = pd.Timestamp.now(tz="UTC")
         self.start.setDate(_qdate(first))
@@ -212,19 +330,26 @@ class RunInputs(QGroupBox):
     # ---- the snapshot --------------------------------------------------------------------
     def request(self) -> RunRequest:
         """The form's values, checked (``UserError`` naming the field otherwise)."""
-        symbol = self.symbol.currentText()
-        if not symbol:
+        symbols = self.symbols()
+        if not symbols:
             raise UserError("no symbol to backtest: the terminal has no bars loaded")
+        strategy = self.strategy.currentText()
+        get_strategy(strategy).check_symbols(symbols)
         start = self.start.date().toString("yyyy-MM-dd")
         end = self.end.date().toString("yyyy-MM-dd")
         if self.start.date() > self.end.date():
             raise UserError(f"the start date {start} is after the end date {end}")
         commission = self.commission.value()
-        label = self.ctx.data_labels.get(symbol, "")
+        found = {s: self.ctx.engine.instruments.find(s) for s in symbols}
         return RunRequest(
-            strategy=self.strategy.currentText(), symbol=symbol,
+            strategy=strategy, symbols=symbols,
             timeframe=self.timeframe.currentText(), start=start, end=end,
             cash=self.cash.value(),
             commission=None if commission <= INSTRUMENT_FEES else commission / 100,
-            params=self.form.values(), instrument=self.ctx.engine.instruments.find(symbol),
-            origin=f"terminal bars of {symbol}" + (f" ({label})" if label else ""))
+            params=self.form.values(),
+            instruments={s: i for s, i in found.items() if i is not None},
+            origins={s: self._origin(s) for s in symbols})
+
+    def _origin(self, symbol: str) -> str:
+        label = self.ctx.data_labels.get(symbol, "")
+        return f"terminal bars of {symbol}" + (f" ({label})" if label else "")

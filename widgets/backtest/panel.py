@@ -27,7 +27,7 @@ from engine.backtest.walkforward import WalkForwardResult, walk_forward
 from engine.errors import UserError
 from engine.strategy.registry import get_strategy
 from widgets.backtest.controls import RunBar
-from widgets.backtest.inputs import Loader, RunInputs, RunRequest, load_data
+from widgets.backtest.inputs import Loader, RunInputs, RunRequest, load_data, timeline_points
 from widgets.backtest.results import BacktestTab
 from widgets.backtest.search import OPTIMISE, SearchSettings, SearchTab, walk_forward_spans
 from widgets.backtest.worker import Report, TaskThread
@@ -61,11 +61,11 @@ class RunOutcome:
 def backtest_job(request: RunRequest, loader: Loader, database: Any) -> Callable[..., RunOutcome]:
     def job(report: Report, cancelled: Callable[[], bool]) -> RunOutcome:
         data = load_data(request, loader)
-        n = data.bars
-        result = run_backtest(request.config(data.frame), data.frame,
-                              instruments=request.instruments,
+        n = sum(len(f) for f in data.frames.values())
+        result = run_backtest(request.config(data), data.frames,
+                              instruments=data.instruments,
                               progress=lambda f: report(f, f"{int(f * n):,} of {n:,} bars"),
-                              cancel=cancelled, warmup=data.history)
+                              cancel=cancelled, warmup=data.history or None)
         run_id, save_error = None, ""
         if database is not None:
             try:
@@ -81,7 +81,7 @@ def search_job(request: RunRequest, settings: SearchSettings, loader: Loader
                ) -> Callable[..., OptimizationResult | WalkForwardResult]:
     def job(report: Report, cancelled: Callable[[], bool]) -> Any:
         data = load_data(request, loader)
-        config = request.config(data.frame, params={})
+        config = request.config(data, params={})
         fixed = {k: v for k, v in request.params.items() if k not in settings.space}
 
         def progress(done: int, total: int, best: Any) -> None:
@@ -96,7 +96,9 @@ def search_job(request: RunRequest, settings: SearchSettings, loader: Loader
             progress=progress, cancel=cancelled, config=config, fixed=fixed)
         if settings.mode == OPTIMISE:
             return optimize(request.strategy, data, settings.space, settings.metric, **common)
-        train, test = walk_forward_spans(data.bars, settings.windows, settings.train_fraction)
+        # Windows count the run's distinct bar times (all symbols' together).
+        train, test = walk_forward_spans(timeline_points(data), settings.windows,
+                                         settings.train_fraction)
         return walk_forward(request.strategy, data, settings.space, settings.metric,
                             train=train, test=test, anchored=settings.anchored, **common)
     return job
@@ -172,8 +174,8 @@ class BacktestPanel(QWidget):
             self._refused(bar, str(exc))
             return
         job = backtest_job(request, self.ctx.load_bars, self.ctx.database)
-        if self._start(job, bar, f"backtest {request.strategy} {request.symbol}"):
-            bar.status(f"running {request.strategy} on {request.symbol} {request.timeframe} "
+        if self._start(job, bar, f"backtest {request.strategy} {request.label}"):
+            bar.status(f"running {request.strategy} on {request.label} {request.timeframe} "
                        f"{request.start} .. {request.end}…")
 
     def run_search(self) -> None:
@@ -186,8 +188,8 @@ class BacktestPanel(QWidget):
             self._refused(bar, str(exc))
             return
         job = search_job(request, settings, self.ctx.load_bars)
-        if self._start(job, bar, f"{settings.mode} {request.strategy} {request.symbol}"):
-            bar.status(f"{settings.mode.lower()}: {request.strategy} on {request.symbol}, "
+        if self._start(job, bar, f"{settings.mode} {request.strategy} {request.label}"):
+            bar.status(f"{settings.mode.lower()}: {request.strategy} on {request.label}, "
                        f"{', '.join(settings.space)} by {settings.metric}…")
 
     def cancel(self) -> None:
@@ -266,8 +268,14 @@ class BacktestPanel(QWidget):
         result = outcome.result
         self.outcome, self.result = outcome, result
         self.backtest.show_result(result)
-        text = (f"done: {len(result.trades):,} trades over {result.bars:,} bars in "
-                f"{result.elapsed_s:.2f} s")
+        text = f"done: {len(result.trades):,} trades"
+        symbols = result.config.symbols
+        if len(symbols) > 1:  # which symbols traded, and how much: "(AAPL 12, MSFT 9)"
+            per = {s: 0 for s in symbols}
+            for trade in result.trades:
+                per[trade.symbol] = per.get(trade.symbol, 0) + 1
+            text += f" ({', '.join(f'{s} {n:,}' for s, n in per.items())})"
+        text += f" over {result.bars:,} bars in {result.elapsed_s:.2f} s"
         if outcome.run_id is not None:
             text += f"; saved as run #{outcome.run_id}"
         if outcome.save_error:

@@ -45,8 +45,13 @@ def _install(python: Path, extra: str) -> None:
         return
     target = f".[{extra}]" if extra else "."
     print(f"installing trading-terminal{f' [{extra}]' if extra else ''} ...", flush=True)
-    subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], cwd=ROOT)
-    subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", "-e", target], cwd=ROOT)
+    # setuptools' build of an editable install warns, in a box, that folders named like
+    # the packages take precedence: here they are the packages themselves. Errors still show.
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+                          cwd=ROOT, env=env)
+    subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", "-e", target],
+                          cwd=ROOT, env=env)
     stamp.write_text(digest)
 
 

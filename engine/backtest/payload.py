@@ -29,7 +29,8 @@ from engine.models import Instrument
 from engine.strategy.registry import get_strategy
 
 
-def _timeline(frames: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:
+def timeline(frames: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:
+    """Every distinct bar open time of ``frames``, sorted: what search windows count."""
     stamps = np.unique(np.concatenate([f.index.as_unit("ns").asi8 for f in frames.values()]))
     return pd.DatetimeIndex(stamps.view("M8[ns]"), tz="UTC", name="time")
 
@@ -47,7 +48,7 @@ class Payload:
     times: pd.DatetimeIndex = field(init=False)  # the timeline that ``lo:hi`` count
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "times", _timeline(self.frames))
+        object.__setattr__(self, "times", timeline(self.frames))
 
     def _bounds(self, lo: int, hi: int | None) -> tuple[int | None, int | None]:
         """``lo:hi`` on the timeline as open times in ns (None: unbounded)."""

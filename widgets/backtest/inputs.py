@@ -122,14 +122,6 @@ def load_data(request: RunRequest, loader: Loader) -> RunData:
     return RunData.of(sets)
 
 
-def timeline_points(data: RunData) -> int:
-    """How many distinct bar times the run has: what walk-forward windows count."""
-    times = pd.DatetimeIndex([])
-    for frame in data.frames.values():
-        times = times.union(frame.index) if len(times) else pd.DatetimeIndex(frame.index)
-    return len(times)
-
-
 def quote_currency(ctx: AppContext, symbol: str) -> str:
     """The currency ``symbol`` is quoted in: the terminal's instrument, else the runner's
     default for its shape (what a backtest of it would use)."""

@@ -20,6 +20,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engine.backtest.optimize import OptimizationResult, optimize
+from engine.backtest.payload import timeline
 from engine.backtest.runner import BacktestResult, run_backtest
 from engine.backtest.store import save_run
 from engine.backtest.trades import RoundTrip
@@ -27,7 +28,7 @@ from engine.backtest.walkforward import WalkForwardResult, walk_forward
 from engine.errors import UserError
 from engine.strategy.registry import get_strategy
 from widgets.backtest.controls import RunBar
-from widgets.backtest.inputs import Loader, RunInputs, RunRequest, load_data, timeline_points
+from widgets.backtest.inputs import Loader, RunInputs, RunRequest, load_data
 from widgets.backtest.results import BacktestTab
 from widgets.backtest.search import OPTIMISE, SearchSettings, SearchTab, walk_forward_spans
 from widgets.backtest.worker import Report, TaskThread
@@ -97,7 +98,7 @@ def search_job(request: RunRequest, settings: SearchSettings, loader: Loader
         if settings.mode == OPTIMISE:
             return optimize(request.strategy, data, settings.space, settings.metric, **common)
         # Windows count the run's distinct bar times (all symbols' together).
-        train, test = walk_forward_spans(timeline_points(data), settings.windows,
+        train, test = walk_forward_spans(len(timeline(data.frames)), settings.windows,
                                          settings.train_fraction)
         return walk_forward(request.strategy, data, settings.space, settings.metric,
                             train=train, test=test, anchored=settings.anchored, **common)

@@ -164,9 +164,10 @@ def _within(data: DataSet, span: TimeRange) -> DataSet:
     earlier = None if data.history is None else data.history[data.history.index < first]
     history = warmup_history(earlier, data.frame[data.frame.index < first])
     ticks = data.ticks
-    if ticks is not None:  # the trades of the chosen bars, from the first's open to the last's end
-        end = frame.index[-1] + pd.Timedelta(Timeframe.parse(data.timeframe).ns, "ns")
-        ticks = ticks[(ticks.index >= first) & (ticks.index < end)]
+    if ticks is not None:
+        from engine.data.trades_io import trades_of_bars
+
+        ticks = trades_of_bars(ticks, frame, Timeframe.parse(data.timeframe).ns)
     return DataSet(data.symbol, data.timeframe, frame, data.origin, data.instrument,
                    data.synthetic, history, ticks)
 
@@ -187,14 +188,14 @@ def _from_file(path: Path, symbol: str | None, tf: Timeframe | None,
 
     if not path.is_file():
         raise UserError(f"--data {path}: no such file")
+    name = check_symbol(symbol or path.name.split(".")[0])
     if is_trades_file(path):
-        return _from_trades_file(path, check_symbol(symbol or path.name.split(".")[0]), tf, tz)
+        return _from_trades_file(path, name, tf, tz)
     frame = read_ohlcv(path, tz=tz, timeframe=tf)
     tf = tf or infer_timeframe(frame)
     if tf is None:
         raise UserError(f"{path}: cannot tell the timeframe from {len(frame)} bar(s); "
                         f"give --timeframe")
-    name = check_symbol(symbol or path.name.split(".")[0])
     return DataSet(name, tf.name, frame, f"file {path}")
 
 
@@ -211,6 +212,15 @@ def _from_trades_file(path: Path, symbol: str, tf: Timeframe | None, tz: str | N
     frame = bars_of_trades(symbol, trades, tf.name, default_instrument(symbol).calendar)
     return DataSet(symbol, tf.name, frame, f"trades file {path} ({len(trades):,} trades)",
                    ticks=trades)
+
+
+def stored_instrument(db: Database, symbol: str) -> Instrument | None:
+    """The instrument stored for ``symbol``; None when none is, or one per venue (a run
+    then uses the runner's default for the symbol)."""
+    try:
+        return load_instrument(db, symbol)
+    except ValueError:
+        return None
 
 
 def _open_db(db: Database | str | None) -> tuple[Database | None, bool]:
@@ -256,10 +266,7 @@ def _from_database(symbol: str, tf: Timeframe | None, span: TimeRange,
             lookback = HISTORY_BARS * tf.ns * 6 + 10 * _DAY_NS
             history = warmup_history(load_bars(database, symbol, tf, span.start_ns - lookback,
                                                span.start_ns - 1))
-        try:
-            inst = load_instrument(database, symbol)
-        except ValueError:  # stored for several venues: the runner's default
-            inst = None
+        inst = stored_instrument(database, symbol)
         origin = f"database {database}"
         if ticks is not None:
             origin += f" (bars and {len(ticks):,} trades)"

@@ -61,10 +61,6 @@ class Payload:
         """Every symbol's bars that open within timeline points ``lo:hi``."""
         return _slice(self.frames, *self._bounds(lo, hi))
 
-    def window_ticks(self, lo: int = 0, hi: int | None = None) -> dict[str, pd.DataFrame]:
-        """The trades in timeline points ``lo:hi`` (of the symbols that have them)."""
-        return _slice(self.ticks, *self._bounds(lo, hi))
-
     def before(self, lo: int) -> dict[str, pd.DataFrame] | None:
         """Each symbol's bars before timeline point ``lo`` (its history first): a run on
         ``lo:`` warms up on them."""
@@ -153,7 +149,8 @@ def run_window(payload: Payload, params: Mapping[str, Any], lo: int, hi: int | N
             raise UserError(f"no bars of {', '.join(absent)} in {when}")
         frames = {s: f for s, f in frames.items() if not f.empty}
         config = replace(config, symbols=tuple(s for s in config.symbols if s in frames))
-    ticks = {s: t for s, t in payload.window_ticks(lo, hi).items() if s in frames}
+    # The run keeps each symbol's trades inside its bars of the window.
+    ticks = {s: t for s, t in payload.ticks.items() if s in frames}
     return run_backtest(config, frames, instruments=payload.instruments, cancel=cancel,
                         warmup=payload.before(lo), funding=payload.funding or None,
                         ticks=ticks or None)

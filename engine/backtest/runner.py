@@ -451,11 +451,8 @@ def run_backtest(
             replay_ticks(bus=engine.bus, clock=clock, frames=frames, ticks=tick_frames,
                          instruments=insts, timeframe=timeframe, timeline_ns=ts, equity=equity,
                          funding=rates, every=PROGRESS_EVERY, between=between)
-            closing.clear()  # nothing for the bar loop below: the replay closed every bar
-            n_loop = 0
-        else:
-            n_loop = n
-        for lo in range(0, n_loop, CHUNK):
+        # The bar loop, unless the replay above already published every bar.
+        for lo in range(0, 0 if tick_frames else n, CHUNK):
             if lo % PROGRESS_EVERY == 0 and lo:
                 between(lo)
             hi = min(lo + CHUNK, n)

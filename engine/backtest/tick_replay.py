@@ -27,6 +27,7 @@ from engine.backtest.funding import FundingReplay
 from engine.bus import EventBus
 from engine.clock import SimulatedClock
 from engine.data.replay import ReplayFeed
+from engine.data.trades_io import trades_of_bars
 from engine.errors import UserError
 from engine.models import Instrument, Timeframe
 
@@ -40,10 +41,7 @@ def ticks_in_range(ticks: Mapping[str, pd.DataFrame] | None,
         if symbol not in frames:
             raise UserError(f"trades given for {symbol}, which the run does not trade "
                             f"(its symbols: {', '.join(frames)})")
-        bars = frames[symbol]
-        first = bars.index[0]
-        end = bars.index[-1] + pd.Timedelta(tf_ns, "ns")
-        out[symbol] = trades[(trades.index >= first) & (trades.index < end)]
+        out[symbol] = trades_of_bars(trades, frames[symbol], tf_ns)
     return out
 
 

@@ -90,20 +90,24 @@ def read_trades(path: str | Path, *, tz: str | None = None) -> pd.DataFrame:
     times = _times(raw[time_col], zone, where)
     price = pd.to_numeric(raw[cols["price"]], errors="coerce").to_numpy(float)
     size = pd.to_numeric(raw[size_col], errors="coerce").to_numpy(float)
-    for i in np.flatnonzero(~(np.isfinite(price) & (price > 0))).tolist():
-        raise DataValidationError(f"{where(i)}: price {_shown(raw[cols['price']].iloc[i])} is not a "
-                                  "number above 0")
-    for i in np.flatnonzero(~(np.isfinite(size) & (size >= 0))).tolist():
+    if (i := _first(~(np.isfinite(price) & (price > 0)))) is not None:
+        raise DataValidationError(f"{where(i)}: price {_shown(raw[cols['price']].iloc[i])} "
+                                  "is not a number above 0")
+    if (i := _first(~(np.isfinite(size) & (size >= 0)))) is not None:
         raise DataValidationError(f"{where(i)}: size {_shown(raw[size_col].iloc[i])} is not a "
                                   "number of at least 0")
-    back = np.flatnonzero(np.diff(times.asi8) < 0)
-    if len(back):
-        i = int(back[0]) + 1
+    if (i := _first(np.r_[False, np.diff(times.asi8) < 0])) is not None:
         raise DataValidationError(f"{where(i)}: {times[i]} is before the trade above it "
                                   f"({times[i - 1]}); trades must be in time order")
     side = _sides(raw[cols["side"]], where) if "side" in cols else np.full(len(raw), "")
     return pd.DataFrame({"price": price, "size": size, "side": side},
                         index=times.rename("time"))
+
+
+def _first(bad: np.ndarray) -> int | None:
+    """The position of the first True in ``bad`` (the row to name), or None."""
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if len(hits) else None
 
 
 def _shown(value: object) -> str:
@@ -137,9 +141,7 @@ def _times(column: pd.Series, zone: str, where: Callable[[int], str]) -> pd.Date
         parsed = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
         out[naive] = parsed.dt.tz_localize(zone, ambiguous="NaT",
                                            nonexistent="NaT").dt.tz_convert("UTC")
-    bad = np.flatnonzero(out.isna().to_numpy())
-    if len(bad):
-        i = int(bad[0])
+    if (i := _first(out.isna().to_numpy())) is not None:
         raise DataValidationError(f"{where(i)}: {_shown(column.iloc[i])} is not a time "
                                   "(ISO text or Unix milliseconds)")
     return pd.DatetimeIndex(out)
@@ -147,12 +149,18 @@ def _times(column: pd.Series, zone: str, where: Callable[[int], str]) -> pd.Date
 
 def _sides(column: pd.Series, where: Callable[[int], str]) -> np.ndarray:
     text = column.fillna("").astype(str).str.strip().str.lower()
-    known = text.isin(list(SIDES))
-    if not known.all():
-        i = int(np.flatnonzero(~known.to_numpy())[0])
+    if (i := _first(~text.isin(list(SIDES)).to_numpy())) is not None:
         raise DataValidationError(f"{where(i)}: side {_shown(column.iloc[i])} is not buy or "
                                   "sell")
     return text.map(SIDES).to_numpy()
+
+
+def trades_of_bars(trades: pd.DataFrame, bars: pd.DataFrame, tf_ns: int) -> pd.DataFrame:
+    """The trades inside ``bars``: from the first bar's open to the last bar's end."""
+    ts = trades.index.as_unit("ns").asi8
+    first, end = bars.index[0].value, bars.index[-1].value + tf_ns
+    return trades.iloc[int(np.searchsorted(ts, first, "left")):
+                       int(np.searchsorted(ts, end, "left"))]
 
 
 def bars_of_trades(symbol: str, trades: pd.DataFrame, timeframe: str,

@@ -22,7 +22,7 @@ import pandas as pd
 from engine.data.io import check_timezone, export_bars, import_bars, parse_timeframe
 from engine.data.trades_io import import_trades, is_trades_file
 from engine.errors import UserError
-from engine.storage import Database, bar_symbols, load_instrument, trade_symbols
+from engine.storage import Database, bar_symbols, trade_symbols
 
 
 def _open(args: argparse.Namespace) -> Database:
@@ -37,13 +37,10 @@ def _when(ts: pd.Timestamp, tz: str | None) -> str:
 def _calendar(db: Database, symbol: str) -> str:
     """The sessions bars of ``symbol`` are built on: its stored instrument's, else the
     backtest's default instrument's (what a run over these bars will assume)."""
+    from engine.backtest.data_source import stored_instrument
     from engine.backtest.runner import default_instrument
 
-    try:
-        inst = load_instrument(db, symbol)
-    except ValueError:  # stored for several venues: the runner's default, as a backtest
-        inst = None
-    return (inst or default_instrument(symbol)).calendar
+    return (stored_instrument(db, symbol) or default_instrument(symbol)).calendar
 
 
 def _import_trades(args: argparse.Namespace, tz: str | None) -> int:
@@ -147,7 +144,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=_import)
 
     exp = actions.add_parser(
-        "export", parents=[common, series("bar length: 1m, 5m, 15m, 1h, 1d, ...", True)], help="export stored bars to a CSV or Parquet file",
+        "export", parents=[common, series("bar length: 1m, 5m, 15m, 1h, 1d, ...", True)],
+        help="export stored bars to a CSV or Parquet file",
         description="Write stored bars to FILE (.csv or .parquet); times are written "
                     "in --tz (default UTC) with their offset.")
     exp.add_argument("file", help="destination .csv or .parquet file (replaced if it exists)")

@@ -7,11 +7,11 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Iterable
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QObject, Qt, QTimer
@@ -22,8 +22,7 @@ from engine.backtest.walkforward import make_windows
 from engine.clock import SimulatedClock
 from engine.errors import UserError
 from engine.execution.journal import MemoryJournal
-from engine.models import us_stock
-from engine.storage import Database
+from engine.models import Instrument, us_stock
 from engine.strategy.runner import StrategyRunner
 from engine.trading import TradingEngine
 from tests.engine.recording_broker import RecordingBroker
@@ -50,26 +49,26 @@ def bars(n: int, seed: int = 5, start: str = "2024-01-02 14:30") -> pd.DataFrame
                          "volume": 1_000.0}, index=index)
 
 
-@pytest.fixture
-def database(tmp_path):
-    db = Database(tmp_path / "backtests.db")
-    yield db
-    db.close()
-
-
-def make_ctx(data: pd.DataFrame, database=None) -> AppContext:
+def make_ctx(data: pd.DataFrame | dict[str, pd.DataFrame], database=None,
+             instruments: Iterable[Instrument] = (us_stock("AAPL"),)) -> AppContext:
+    """A terminal context whose bars are ``data``: AAPL's, or one frame per symbol."""
     clock = SimulatedClock(10**18)
     engine = TradingEngine.for_backtest(clock=clock, journal=MemoryJournal())
-    engine.instruments.add(us_stock("AAPL"))
+    for inst in instruments:
+        engine.instruments.add(inst)
     engine.add_broker(RecordingBroker("paper", engine.bus, clock))
     engine.open_account("paper", "USD", Decimal(100_000))
+    frames = data if isinstance(data, dict) else None
     return AppContext(engine=engine, bridge=EngineBridge(engine.bus, rate_hz=1),
-                      runner=StrategyRunner(engine), database=database, symbols=["AAPL"],
-                      bar_loader=lambda symbol, tf: data)
+                      runner=StrategyRunner(engine), database=database,
+                      symbols=list(frames) if frames is not None else ["AAPL"],
+                      bar_loader=lambda symbol, tf: frames[symbol] if frames is not None
+                      else data)
 
 
-def make_panel(qtbot, data, database=None, chart=False):
-    ctx = make_ctx(data, database)
+def make_panel(qtbot, data, database=None, chart=False,
+               instruments: Iterable[Instrument] = (us_stock("AAPL"),)):
+    ctx = make_ctx(data, database, instruments)
     view = None
     if chart:
         view = ChartWidget(ctx, symbol="AAPL")

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QDate, Qt
 
 from engine.backtest.runner import run_backtest
 from engine.backtest.store import list_runs, load_run
-from engine.clock import SimulatedClock
-from engine.execution.journal import MemoryJournal
 from engine.models import krx_stock, us_stock
-from engine.storage import Database
-from engine.strategy.runner import StrategyRunner
-from engine.trading import TradingEngine
-from tests.engine.recording_broker import RecordingBroker
 from tests.widgets.test_backtest_panel import bars, run_to_end
-from widgets.backtest_panel import BacktestPanel
-from widgets.bridge import EngineBridge
-from widgets.chart import ChartWidget
-from widgets.context import AppContext
+from tests.widgets.test_backtest_panel import make_panel as panel_of
 
 USD = ("AAPL", "MSFT", "IBM")
 KRW = ("005930", "000660")
@@ -31,32 +21,8 @@ DATA = {"AAPL": bars(6_000, seed=5), "MSFT": bars(6_000, seed=11, start="2024-01
         "IBM": bars(600, seed=3), "005930": bars(600, seed=7), "000660": bars(600, seed=8)}
 
 
-@pytest.fixture
-def database(tmp_path):
-    db = Database(tmp_path / "backtests.db")
-    yield db
-    db.close()
-
-
 def make_panel(qtbot, database=None, chart=False):
-    clock = SimulatedClock(10**18)
-    engine = TradingEngine.for_backtest(clock=clock, journal=MemoryJournal())
-    for inst in INSTRUMENTS.values():
-        engine.instruments.add(inst)
-    engine.add_broker(RecordingBroker("paper", engine.bus, clock))
-    engine.open_account("paper", "USD", Decimal(100_000))
-    ctx = AppContext(engine=engine, bridge=EngineBridge(engine.bus, rate_hz=1),
-                     runner=StrategyRunner(engine), database=database,
-                     symbols=[*USD, *KRW], bar_loader=lambda symbol, tf: DATA[symbol])
-    view = None
-    if chart:
-        view = ChartWidget(ctx, symbol="AAPL")
-        view.resize(1000, 600)
-        qtbot.addWidget(view)
-    panel = BacktestPanel(ctx, chart=view)
-    panel.resize(1400, 800)
-    qtbot.addWidget(panel)
-    panel.inputs.set_params({"fast": 5, "slow": 20})
+    panel, _, view = panel_of(qtbot, DATA, database, chart, INSTRUMENTS.values())
     return panel, view
 
 
